@@ -1,0 +1,3 @@
+module github.com/midgemq/midge
+
+go 1.26.8
