@@ -129,6 +129,10 @@ const (
 	// KindPasswordWithoutUsername: v3.x password flag without username flag.
 	// Connect.ClientID holds the already-parsed client id.
 	KindPasswordWithoutUsername
+	// KindPublishQoS: PUBLISH with QoS 3 ("Invalid QoS in PUBLISH from %s").
+	KindPublishQoS
+	// KindPublishDupQoS0: PUBLISH with DUP=1 and QoS 0 (v3.1.1 and v5).
+	KindPublishDupQoS0
 )
 
 // Error is a decoding failure.
