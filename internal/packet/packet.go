@@ -133,6 +133,14 @@ const (
 	KindPublishQoS
 	// KindPublishDupQoS0: PUBLISH with DUP=1 and QoS 0 (v3.1.1 and v5).
 	KindPublishDupQoS0
+	// KindDuplicateProperty: a v5 property repeated where it may appear only
+	// once (ProtocolError). Mosquitto logs `Bad socket read/write on client
+	// %s: Duplicate property in property list`. Error.Property holds its id.
+	KindDuplicateProperty
+	// KindUnknownProperty: an unknown v5 property identifier
+	// (MalformedPacket). Mosquitto logs DEBUG `Unsupported property type: %d`
+	// with Error.Property.
+	KindUnknownProperty
 )
 
 // Error is a decoding failure.
@@ -142,6 +150,9 @@ type Error struct {
 	Msg   string // short description for debugging, not a Mosquitto log line
 	Name  string // KindProtocolName: the name received
 	Level byte   // KindProtocolVersion: the raw protocol level byte
+	// Property is the v5 property identifier for KindDuplicateProperty and
+	// KindUnknownProperty.
+	Property byte
 }
 
 func (e *Error) Error() string { return "packet: " + e.Msg }
