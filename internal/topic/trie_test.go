@@ -308,7 +308,7 @@ func TestConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			s := &sub{fmt.Sprint(w)}
-			for i := range 2000 {
+			for i := range 500 {
 				f := []string{"a/b", "a/+", "#", "$share/g/a/#", fmt.Sprintf("a/%d", i%7)}[i%5]
 				tr.Subscribe(f, s, Options{QoS: byte(i % 3)})
 				if i%3 != 0 {
