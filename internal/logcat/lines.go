@@ -184,3 +184,13 @@ var (
 	Expired = def(&Entry{Key: "client.expired", Level: Notice, V20: "Expiring client %s due to timeout.",
 		V13: []string{"Expiring persistent client %s due to timeout."}})
 )
+
+// midge's own lines, where Mosquitto has none.
+var (
+	// config file path
+	TestConfigOK = def(&Entry{Key: "midge.config_ok", Level: Info, V20: "Configuration file %s is valid."})
+	// strerror
+	DaemonError = def(&Entry{Key: "midge.daemon_error", Level: Err, V20: "Error whilst daemonising (%s): %s"})
+	// error text
+	ReloadFailed = def(&Entry{Key: "midge.reload_failed", Level: Err, V20: "Error: Unable to reload config, keeping the old one: %s"})
+)

@@ -1,0 +1,390 @@
+package broker
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/midgemq/midge/internal/logcat"
+	"github.com/midgemq/midge/internal/packet"
+	"github.com/midgemq/midge/internal/session"
+)
+
+// closeReason is why a connection ended; it picks Mosquitto's disconnect line.
+type closeReason int32
+
+const (
+	reasonNone            closeReason = iota
+	reasonDisconnect                  // client sent DISCONNECT: "Client %s disconnected."
+	reasonConnLost                    // EOF / reset without DISCONNECT: "closed its connection."
+	reasonMalformed                   // "disconnected due to malformed packet."
+	reasonProtocol                    // "disconnected due to protocol error."
+	reasonNotAuthorised               // "disconnected, not authorised."
+	reasonTimeout                     // keepalive or connect timeout
+	reasonOversizePacket              // inbound packet over max_packet_size
+	reasonOversizePayload             // will over message_size_limit
+	reasonNotSupported                // QoS too high / retain unsupported in will
+	reasonErrno                       // socket errno: "disconnected: %s."
+	reasonBadSocket                   // "Bad socket read/write on client %s: %s"
+	reasonTakenOver                   // session taken over: no line
+	reasonShutdown                    // broker stopping: no line
+)
+
+var reasonEntries = [...]*logcat.Entry{
+	reasonDisconnect:      logcat.Disconnected,
+	reasonConnLost:        logcat.Closed,
+	reasonMalformed:       logcat.Malformed,
+	reasonProtocol:        logcat.ProtocolError,
+	reasonNotAuthorised:   logcat.NotAuthorised,
+	reasonTimeout:         logcat.Timeout,
+	reasonOversizePacket:  logcat.OversizePacket,
+	reasonOversizePayload: logcat.OversizePayload,
+	reasonNotSupported:    logcat.NotSupported,
+	reasonErrno:           logcat.SocketErrno,
+	reasonBadSocket:       logcat.BadSocket,
+}
+
+// v5 DISCONNECT reason sent before closing, by close reason.
+var reasonV5Codes = [...]packet.ReasonCode{
+	reasonMalformed:      packet.MalformedPacket,
+	reasonProtocol:       packet.ProtocolError,
+	reasonOversizePacket: packet.PacketTooLarge,
+	reasonTakenOver:      packet.SessionTakenOver,
+	reasonShutdown:       0,
+}
+
+const (
+	readBufSize   = 4096
+	maxConnectLen = 100000 // Mosquitto's cap on a CONNECT's remaining length
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize); return &b }}
+
+func getBuf() []byte  { return (*bufPool.Get().(*[]byte))[:0] }
+func putBuf(b []byte) {
+	if cap(b) == readBufSize {
+		b = b[:0]
+		bufPool.Put(&b)
+	}
+}
+
+// conn is one network connection. Its reader goroutine (serve) owns the
+// fields in the first block; the writer state is guarded by wmu. An idle
+// connection holds no buffers and one parked goroutine (the reader); a writer
+// goroutine exists only while there are bytes to write.
+type conn struct {
+	srv        *Server
+	l          *listener
+	nc         net.Conn
+	ip         string
+	port       int
+	acceptedAt time.Time
+
+	// Reader-owned.
+	sess       *session.Session
+	id         string // client id once known
+	version    byte
+	keepalive  time.Duration
+	connected  bool
+	clean      bool
+	maxOutPkt  uint32 // v5 client Maximum Packet Size (0 = none)
+	aliases    map[uint16]string
+	bridge     bool
+	qos2Dups   map[uint16]uint8
+	readErr    error
+	lastDeadln time.Time
+
+	reason  atomic.Int32
+	errText string // for reasonErrno / reasonBadSocket, set before reason
+
+	wmu        sync.Mutex
+	wcond      *sync.Cond
+	out        []byte
+	writing    bool
+	wclosed    bool
+	closeAfter bool
+	outCap     int
+}
+
+func newConn(s *Server, l *listener, nc net.Conn, ip string, port int) *conn {
+	c := &conn{srv: s, l: l, nc: nc, ip: ip, port: port, acceptedAt: time.Now()}
+	c.wcond = sync.NewCond(&c.wmu)
+	c.outCap = s.Options().MaxOutboundBytes
+	return c
+}
+
+// name is the client id for log lines, or <unknown> before CONNECT.
+func (c *conn) name() string {
+	if c.id == "" {
+		return "<unknown>"
+	}
+	return c.id
+}
+
+// fail records why the connection ends (the first reason wins) and closes it
+// once pending output (such as a v5 DISCONNECT) has been flushed.
+func (c *conn) fail(r closeReason) { c.failText(r, "") }
+
+func (c *conn) failText(r closeReason, text string) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.reason.Load() != int32(reasonNone) {
+		return
+	}
+	c.errText = text
+	c.reason.Store(int32(r))
+	if c.version == packet.V5 && c.connected && int(r) < len(reasonV5Codes) && reasonV5Codes[r] != 0 && !c.wclosed {
+		c.out = packet.AppendDisconnect(c.outBuf(), packet.V5, &packet.Disconnect{Code: reasonV5Codes[r]})
+	}
+	c.closeAfter = true
+	if !c.writing {
+		c.writing = true
+		go c.flush()
+	}
+}
+
+func (c *conn) outBuf() []byte {
+	if c.out == nil {
+		c.out = getBuf()
+	}
+	return c.out
+}
+
+// beginWrite locks the writer and returns the buffer to append packets to;
+// endWrite stores it back and starts a flush if needed. ok is false when the
+// connection is closing (nothing is written).
+func (c *conn) beginWrite() ([]byte, bool) {
+	c.wmu.Lock()
+	if c.wclosed || c.closeAfter {
+		c.wmu.Unlock()
+		return nil, false
+	}
+	return c.outBuf(), true
+}
+
+func (c *conn) endWrite(b []byte) {
+	c.out = b
+	if !c.writing && len(c.out) > 0 {
+		c.writing = true
+		go c.flush()
+	}
+	c.wmu.Unlock()
+}
+
+// pending reports the unsent bytes (wmu held).
+func (c *conn) full() bool { return c.outCap > 0 && len(c.out) >= c.outCap }
+
+// flush writes out the buffer until it is empty, coalescing everything queued
+// while a write was in progress into the next write.
+func (c *conn) flush() {
+	c.wmu.Lock()
+	for len(c.out) > 0 && !c.wclosed {
+		buf := c.out
+		c.out = nil
+		closing := c.closeAfter
+		c.wmu.Unlock()
+		if closing {
+			c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		}
+		n, err := c.nc.Write(buf)
+		c.srv.Stats.BytesSent.Add(int64(n))
+		putBuf(buf)
+		c.wmu.Lock()
+		if err != nil {
+			c.wclosed = true
+			if c.reason.Load() == int32(reasonNone) {
+				c.errText = ErrorText(err)
+				c.reason.Store(int32(reasonErrno))
+				if isConnLost(err) {
+					c.reason.Store(int32(reasonConnLost))
+				}
+			}
+			c.closeAfter = true
+		}
+	}
+	if c.out != nil && len(c.out) == 0 {
+		putBuf(c.out)
+		c.out = nil
+	}
+	c.writing = false
+	if c.closeAfter && !c.wclosed {
+		c.wclosed = true
+	}
+	if c.wclosed {
+		c.nc.Close()
+	}
+	c.wcond.Broadcast()
+	c.wmu.Unlock()
+}
+
+func isConnLost(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+// serve is the reader goroutine: it reads packets until the connection ends,
+// then cleans up. Read buffers come from a pool and go back whenever the
+// buffer is empty, so an idle connection parks in a one-byte read.
+func (c *conn) serve() {
+	defer c.cleanup()
+	c.nc.SetReadDeadline(c.acceptedAt.Add(c.srv.Options().ConnectTimeout))
+	var one [1]byte
+	var buf []byte
+	for {
+		if len(buf) == 0 {
+			if buf != nil {
+				putBuf(buf)
+				buf = nil
+			}
+			n, err := c.nc.Read(one[:])
+			if n == 0 {
+				c.readErr = err
+				return
+			}
+			c.srv.Stats.BytesReceived.Add(1)
+			if !c.connected && packet.Type(one[0]>>4) != packet.CONNECT {
+				// [MQTT-3.1.0-1] the first packet must be CONNECT; Mosquitto
+				// fails as soon as the first byte arrives.
+				c.fail(reasonProtocol)
+				return
+			}
+			buf = append(getBuf(), one[0])
+		}
+		// Consume whole packets.
+		off := 0
+		progressed := false
+		for c.reason.Load() == int32(reasonNone) {
+			first, rem, hn, err := packet.ParseFixedHeader(buf[off:])
+			if err != nil {
+				c.fail(reasonMalformed)
+				return
+			}
+			if hn == 0 {
+				break
+			}
+			if !c.checkLength(first, rem) {
+				return
+			}
+			if len(buf)-off < hn+rem {
+				if need := off + hn + rem; need > cap(buf) {
+					nb := make([]byte, len(buf)-off, hn+rem)
+					copy(nb, buf[off:])
+					putBuf(buf)
+					buf, off = nb, 0
+				}
+				break
+			}
+			body := buf[off+hn : off+hn+rem]
+			off += hn + rem
+			progressed = true
+			c.srv.Stats.MessagesReceived.Add(1)
+			if !c.handle(first, body) {
+				return
+			}
+		}
+		if c.reason.Load() != int32(reasonNone) {
+			return
+		}
+		if off > 0 {
+			n := copy(buf, buf[off:])
+			buf = buf[:n]
+		}
+		if progressed && c.keepalive > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.keepalive * 3 / 2))
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		if len(buf) == cap(buf) {
+			nb := make([]byte, len(buf), 2*cap(buf))
+			copy(nb, buf)
+			putBuf(buf)
+			buf = nb
+		}
+		n, err := c.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		c.srv.Stats.BytesReceived.Add(int64(n))
+		if n > 0 && c.keepalive > 0 && cap(buf)-len(buf) > 1000 && c.connected {
+			// Mosquitto counts a large packet still arriving as activity.
+			c.nc.SetReadDeadline(time.Now().Add(c.keepalive * 3 / 2))
+		}
+		if err != nil && n == 0 {
+			c.readErr = err
+			putBuf(buf)
+			return
+		}
+	}
+}
+
+// checkLength applies max_packet_size and the CONNECT cap before the body is
+// read. It reports false when the connection must close.
+func (c *conn) checkLength(first byte, rem int) bool {
+	if !c.connected && rem > maxConnectLen {
+		c.fail(reasonMalformed)
+		return false
+	}
+	if max := c.srv.Options().MaxPacketSize; max > 0 && uint32(rem)+1 > max {
+		// Refused before the body arrives.
+		c.fail(reasonOversizePacket)
+		return false
+	}
+	return true
+}
+
+// cleanup runs when the reader stops: it logs the disconnect line, detaches
+// the session and publishes the will where the close was not clean.
+func (c *conn) cleanup() {
+	r := closeReason(c.reason.Load())
+	if r == reasonNone {
+		r, text := c.classifyReadError()
+		c.failText(r, text)
+	}
+	r = closeReason(c.reason.Load())
+	// Wait for the writer to finish (it closes the socket).
+	c.wmu.Lock()
+	for c.writing {
+		c.wcond.Wait()
+	}
+	if !c.wclosed {
+		c.wclosed = true
+		c.nc.Close()
+	}
+	if c.out != nil {
+		putBuf(c.out)
+		c.out = nil
+	}
+	text := c.errText
+	c.wmu.Unlock()
+
+	log := c.srv.log
+	if int(r) < len(reasonEntries) && reasonEntries[r] != nil && log.On(reasonEntries[r]) {
+		switch r {
+		case reasonErrno, reasonBadSocket:
+			log.Log(reasonEntries[r], c.name(), text)
+		default:
+			log.Log(reasonEntries[r], c.name())
+		}
+	}
+	if c.sess != nil {
+		c.srv.detach(c, r)
+	}
+}
+
+func (c *conn) classifyReadError() (closeReason, string) {
+	err := c.readErr
+	var ne net.Error
+	switch {
+	case err == nil:
+		return reasonConnLost, ""
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
+		return reasonTimeout, ""
+	case isConnLost(err):
+		return reasonConnLost, ""
+	}
+	return reasonErrno, ErrorText(err)
+}

@@ -1,0 +1,396 @@
+package broker
+
+import (
+	"strings"
+	"time"
+
+	"github.com/midgemq/midge/internal/logcat"
+	"github.com/midgemq/midge/internal/packet"
+	"github.com/midgemq/midge/internal/session"
+	"github.com/midgemq/midge/internal/topic"
+)
+
+// handle dispatches one packet. It reports false when the connection must
+// stop reading (after calling fail).
+func (c *conn) handle(first byte, body []byte) bool {
+	t := packet.Type(first >> 4)
+	if t == packet.CONNECT {
+		if c.connected {
+			c.srv.log.Log(logcat.MultipleConnect, c.name())
+			c.fail(reasonProtocol)
+			return false
+		}
+		return c.handleConnect(first, body)
+	}
+	p, err := packet.Decode(first, body, c.version)
+	if err != nil {
+		return c.decodeError(err)
+	}
+	switch p := p.(type) {
+	case *packet.Publish:
+		return c.handlePublish(p)
+	case *packet.Ack:
+		return c.handleAck(p)
+	case *packet.Subscribe:
+		return c.handleSubscribe(p)
+	case *packet.Unsubscribe:
+		return c.handleUnsubscribe(p)
+	case *packet.Pingreq:
+		c.logf(logcat.RecvPingreq, c.id)
+		c.logf(logcat.SendPingresp, c.id)
+		b, ok := c.beginWrite()
+		if ok {
+			c.endWrite(packet.AppendPingresp(b))
+			c.srv.Stats.MessagesSent.Add(1)
+		}
+		return true
+	case *packet.Disconnect:
+		return c.handleDisconnect(p)
+	}
+	// CONNACK, SUBACK, UNSUBACK, PINGRESP, AUTH from a client: protocol error.
+	c.fail(reasonProtocol)
+	return false
+}
+
+func (c *conn) decodeError(err error) bool {
+	pe, ok := err.(*packet.Error)
+	if !ok {
+		c.fail(reasonMalformed)
+		return false
+	}
+	switch pe.Kind {
+	case packet.KindPublishQoS:
+		c.srv.log.Log(logcat.InvalidPubQoS, c.id)
+	case packet.KindPublishDupQoS0:
+		c.srv.log.Log(logcat.InvalidDupQoS0, c.id)
+	}
+	if pe.Code == packet.ProtocolError {
+		c.fail(reasonProtocol)
+	} else {
+		c.fail(reasonMalformed)
+	}
+	return false
+}
+
+// logf logs a debug-style line only when enabled, so disabled lines cost no
+// formatting or allocation.
+func (c *conn) logf(e *logcat.Entry, args ...any) {
+	if c.srv.log.On(e) {
+		c.srv.log.Log(e, args...)
+	}
+}
+
+func protoNumber(v byte) int {
+	switch v {
+	case packet.V31:
+		return 1
+	case packet.V311:
+		return 2
+	}
+	return 5
+}
+
+// sendConnack writes a CONNACK and logs it. who is the id or the peer IP.
+func (c *conn) sendConnack(who string, present bool, code packet.ReasonCode, props *packet.Properties) {
+	sp := 0
+	if present {
+		sp = 1
+	}
+	c.logf(logcat.SendConnack, who, sp, int(code))
+	b, ok := c.beginWrite()
+	if !ok {
+		return
+	}
+	ack := &packet.Connack{SessionPresent: present, Code: code}
+	if props != nil {
+		ack.Props = *props
+	}
+	c.endWrite(packet.AppendConnack(b, c.version, ack))
+	c.srv.Stats.MessagesSent.Add(1)
+}
+
+// refuse answers a CONNECT with a failure CONNACK and closes.
+func (c *conn) refuse(who string, v3, v5 packet.ReasonCode, r closeReason) bool {
+	code := v3
+	var props *packet.Properties
+	if c.version == packet.V5 {
+		code = v5
+		if mq := c.l.spec.MaxQoS; mq < 2 {
+			props = &packet.Properties{MaximumQoS: mq, HasMaximumQoS: true}
+		}
+	}
+	c.sendConnack(who, false, code, props)
+	c.fail(r)
+	return false
+}
+
+func (c *conn) handleConnect(first byte, body []byte) bool {
+	s := c.srv
+	o := s.Options()
+	sec := c.l.sec.Load()
+	cp, err := packet.DecodeConnect(first&0x0F, body)
+	if err != nil {
+		pe, _ := err.(*packet.Error)
+		if pe == nil {
+			c.fail(reasonMalformed)
+			return false
+		}
+		switch pe.Kind {
+		case packet.KindProtocolName:
+			if n := len(pe.Name); n == 4 || n == 6 {
+				c.logf(logcat.BadProtocolName, pe.Name, c.ip)
+			}
+		case packet.KindProtocolVersion:
+			c.logf(logcat.BadProtocolVersion, int(pe.Level), c.ip)
+			c.version = packet.V311 // the refusal is sent in the v3 form
+			c.sendConnack(c.ip, false, packet.ConnRefusedVersion, nil)
+			c.fail(reasonProtocol)
+			return false
+		case packet.KindWillQoS:
+			s.log.Log(logcat.BadWillQoS, c.ip)
+		case packet.KindPasswordWithoutUsername:
+			s.log.Log(logcat.PasswordNoUsername, cp.ClientID)
+		}
+		if pe.Code == packet.ProtocolError {
+			c.fail(reasonProtocol)
+		} else {
+			c.fail(reasonMalformed)
+		}
+		return false
+	}
+	c.version = cp.Version
+	c.bridge = cp.Bridge
+	c.clean = cp.CleanStart
+	if cp.Version == packet.V5 && cp.Props.HasMaximumPacketSize {
+		c.maxOutPkt = cp.Props.MaximumPacketSize
+	}
+	// [MQTT-3.1.3-4] the client id must be valid UTF-8.
+	if !packet.ValidUTF8(cp.ClientID) {
+		c.fail(reasonProtocol)
+		return false
+	}
+	var assigned string
+	id := cp.ClientID
+	if id == "" {
+		switch {
+		case cp.Version == packet.V31:
+			return c.refuse(c.ip, packet.ConnRefusedIdentifier, packet.ClientIDNotValid, reasonProtocol)
+		case !sec.AllowZeroLengthClientID || (cp.Version == packet.V311 && !cp.CleanStart):
+			// [MQTT-3.1.3-8] empty id with clean session 0 is refused with 2.
+			return c.refuse(c.ip, packet.ConnRefusedIdentifier, packet.UnspecifiedError, reasonProtocol)
+		}
+		id = autoID(sec.AutoIDPrefix)
+		if cp.Version == packet.V5 {
+			assigned = id
+		}
+	}
+	// Will checks.
+	var will *session.Message
+	if cp.WillFlag {
+		wt := cp.WillTopic
+		switch {
+		case wt == "":
+			c.fail(reasonProtocol)
+			return false
+		case !packet.ValidUTF8(wt):
+			c.failText(reasonBadSocket, "Malformed UTF-8")
+			return false
+		case !topic.ValidName(wt):
+			c.failText(reasonBadSocket, "Invalid arguments provided.")
+			return false
+		case strings.HasPrefix(wt, "$CONTROL/"):
+			c.failText(reasonBadSocket, "Access denied by ACL.")
+			return false
+		}
+		if cp.WillQoS > c.l.spec.MaxQoS {
+			if cp.Version == packet.V5 {
+				return c.refuse(c.ip, 0, packet.QoSNotSupported, reasonNotSupported)
+			}
+			c.fail(reasonNotSupported)
+			return false
+		}
+		if cp.WillRetain && !o.RetainAvailable {
+			if cp.Version == packet.V5 {
+				return c.refuse(c.ip, 0, packet.RetainNotSupported, reasonNotSupported)
+			}
+			c.fail(reasonNotSupported)
+			return false
+		}
+		will = &session.Message{Topic: c.l.spec.MountPoint + wt, Payload: append([]byte(nil), cp.WillPayload...),
+			QoS: cp.WillQoS, Retain: cp.WillRetain, Origin: id}
+		if cp.Version == packet.V5 {
+			will.Props = forwardProps(&cp.WillProps)
+			if cp.WillProps.HasMessageExpiry {
+				will.ExpiresAt = -int64(cp.WillProps.MessageExpiry) // made absolute when published
+			}
+		}
+	}
+	c.id = id
+	if will != nil && o.MessageSizeLimit > 0 && uint32(len(will.Payload)) > o.MessageSizeLimit {
+		c.logf(logcat.WillTooLarge, id)
+		return c.refuse(id, packet.ConnRefusedNotAuth, packet.PacketTooLarge, reasonOversizePayload)
+	}
+	if o.ClientIDPrefixes != "" && !strings.HasPrefix(id, o.ClientIDPrefixes) {
+		return c.refuse(id, packet.ConnRefusedNotAuth, packet.NotAuthorized, reasonNotAuthorised)
+	}
+	// Authentication: with no password file, anonymous access decides for
+	// everyone (reference §4.2).
+	if !sec.AllowAnonymous {
+		return c.refuse(id, packet.ConnRefusedNotAuth, packet.NotAuthorized, reasonNotAuthorised)
+	}
+	if cp.Version == packet.V5 && cp.Props.HasAuthMethod {
+		return c.refuse(id, 0, packet.BadAuthenticationMethod, reasonNotSupported)
+	}
+
+	expiry := uint32(0)
+	switch {
+	case cp.Version == packet.V5:
+		expiry = cp.Props.SessionExpiry
+	case !cp.CleanStart:
+		expiry = ^uint32(0)
+	}
+	expiry = s.effectiveExpiry(expiry)
+	lim := o.Limits
+	if cp.Version == packet.V5 && cp.Props.HasReceiveMaximum {
+		lim.MaxInflight = int(cp.Props.ReceiveMaximum)
+	}
+
+	ss, present := s.attach(c, id, cp.CleanStart, expiry, lim)
+	c.sess = ss
+	c.connected = true
+	s.Stats.Connects.Add(1)
+
+	user := cp.Username
+	if cp.UsernameFlag {
+		e := logcat.ConnectedUser
+		if c.bridge {
+			e = logcat.BridgeConnectedUser
+		}
+		c.logf(e, c.ip, c.port, id, protoNumber(cp.Version), b2i(cp.CleanStart), int(cp.KeepAlive), user)
+	} else {
+		e := logcat.Connected
+		if c.bridge {
+			e = logcat.BridgeConnected
+		}
+		c.logf(e, c.ip, c.port, id, protoNumber(cp.Version), b2i(cp.CleanStart), int(cp.KeepAlive))
+	}
+	if will != nil {
+		c.logf(logcat.WillSpecified, len(will.Payload), b2i(will.Retain), int(will.QoS))
+		c.logf(logcat.WillTopic, will.Topic)
+	} else {
+		c.logf(logcat.NoWill)
+	}
+
+	ka := cp.KeepAlive
+	var props *packet.Properties
+	if cp.Version == packet.V5 {
+		props = &packet.Properties{}
+		if o.MaxKeepalive > 0 && (ka == 0 || ka > o.MaxKeepalive) {
+			ka = o.MaxKeepalive
+			props.ServerKeepAlive, props.HasServerKeepAlive = ka, true
+		}
+		props.TopicAliasMaximum, props.HasTopicAliasMaximum = 10, true
+		props.AssignedClientID = assigned
+		if !o.RetainAvailable {
+			props.RetainAvailable, props.HasRetainAvailable = 0, true
+		}
+		if o.MaxPacketSize > 0 {
+			props.MaximumPacketSize, props.HasMaximumPacketSize = o.MaxPacketSize, true
+		}
+		if o.Limits.MaxInflight > 0 {
+			props.ReceiveMaximum, props.HasReceiveMaximum = uint16(o.Limits.MaxInflight), true
+		}
+		if c.l.spec.MaxQoS < 2 {
+			props.MaximumQoS, props.HasMaximumQoS = c.l.spec.MaxQoS, true
+		}
+	} else if o.MaxKeepalive > 0 && (ka == 0 || ka > o.MaxKeepalive) {
+		c.sendConnack(id, false, packet.ConnRefusedIdentifier, nil)
+		c.failText(reasonBadSocket, "Invalid arguments provided.")
+		return false
+	}
+	c.keepalive = time.Duration(ka) * time.Second
+	if c.keepalive > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.keepalive * 3 / 2))
+	} else {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+
+	ss.Mu.Lock()
+	if will != nil {
+		ss.Will = &session.Will{Msg: will}
+		if cp.Version == packet.V5 && cp.WillProps.HasWillDelay {
+			ss.Will.Delay = cp.WillProps.WillDelay
+		}
+	}
+	// [MQTT-3.2.2-2] session present is never set for MQTT 3.1.
+	c.sendConnack(id, present && cp.Version != packet.V31, packet.Success, props)
+	c.resume(ss)
+	ss.Mu.Unlock()
+	return true
+}
+
+// resume re-sends what a resumed session had in flight, with DUP set, then
+// moves queued messages into the window (reference §6.2). ss.Mu held.
+func (c *conn) resume(ss *session.Session) {
+	now := time.Now().Unix()
+	for _, o := range ss.Inflight() {
+		if o.State == session.WaitPubcomp {
+			c.sendAck(logcat.SendPubrel, packet.PUBREL, o.Mid, 0)
+			continue
+		}
+		o.Dup = true
+		c.writePublish(ss, o, now)
+	}
+	for _, o := range ss.Promote(now) {
+		c.writePublish(ss, o, now)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// forwardProps keeps the v5 properties a broker forwards with a message.
+func forwardProps(p *packet.Properties) *packet.Properties {
+	if !p.HasPayloadFormat && !p.HasContentType && !p.HasResponseTopic && !p.HasCorrelation && len(p.User) == 0 &&
+		p.ContentType == "" && p.ResponseTopic == "" && len(p.CorrelationData) == 0 {
+		return nil
+	}
+	f := &packet.Properties{
+		PayloadFormat: p.PayloadFormat, HasPayloadFormat: p.HasPayloadFormat,
+		ContentType: strings.Clone(p.ContentType), HasContentType: p.HasContentType,
+		ResponseTopic: strings.Clone(p.ResponseTopic), HasResponseTopic: p.HasResponseTopic,
+		CorrelationData: append([]byte(nil), p.CorrelationData...), HasCorrelation: p.HasCorrelation,
+	}
+	for _, u := range p.User {
+		f.User = append(f.User, packet.UserProperty{Key: strings.Clone(u.Key), Value: strings.Clone(u.Value)})
+	}
+	return f
+}
+
+func (c *conn) handleDisconnect(d *packet.Disconnect) bool {
+	c.logf(logcat.RecvDisconnect, c.id)
+	ss := c.sess
+	ss.Mu.Lock()
+	if c.version == packet.V5 {
+		if d.Props.HasSessionExpiry {
+			if ss.Expiry == 0 && d.Props.SessionExpiry != 0 {
+				ss.Mu.Unlock()
+				c.fail(reasonProtocol)
+				return false
+			}
+			ss.Expiry = c.srv.effectiveExpiry(d.Props.SessionExpiry)
+		}
+		if d.Code != packet.DisconnectWithWill {
+			ss.Will = nil
+		}
+	} else {
+		ss.Will = nil
+	}
+	ss.Mu.Unlock()
+	c.fail(reasonDisconnect)
+	return false
+}

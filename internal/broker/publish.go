@@ -1,0 +1,292 @@
+package broker
+
+import (
+	"strings"
+	"time"
+
+	"github.com/midgemq/midge/internal/logcat"
+	"github.com/midgemq/midge/internal/packet"
+	"github.com/midgemq/midge/internal/session"
+	"github.com/midgemq/midge/internal/topic"
+)
+
+func (c *conn) handlePublish(p *packet.Publish) bool {
+	s := c.srv
+	s.Stats.PublishReceived.Add(1)
+	if p.QoS > c.l.spec.MaxQoS {
+		s.log.Log(logcat.PubQoSTooHigh, c.id)
+		if c.version == packet.V5 {
+			c.writeDisconnect(packet.QoSNotSupported)
+		}
+		c.failText(reasonBadSocket, "Requested QoS not supported on server.")
+		return false
+	}
+	name := p.Topic
+	if c.version == packet.V5 && p.Props.HasTopicAlias {
+		a := p.Props.TopicAlias
+		if a == 0 || a > 10 {
+			c.writeDisconnect(packet.TopicAliasInvalid)
+			c.failText(reasonBadSocket, "Unknown error.")
+			return false
+		}
+		if name == "" {
+			var ok bool
+			if name, ok = c.aliases[a]; !ok {
+				c.fail(reasonProtocol)
+				return false
+			}
+		} else {
+			if c.aliases == nil {
+				c.aliases = map[uint16]string{}
+			}
+			c.aliases[a] = strings.Clone(name)
+		}
+	}
+	// [MQTT-3.3.2-1] [MQTT-3.3.2-2] a valid topic name without wildcards.
+	if !topic.ValidName(name) {
+		c.fail(reasonMalformed)
+		return false
+	}
+	if p.Retain && !s.Options().RetainAvailable {
+		if c.version == packet.V5 {
+			c.writeDisconnect(packet.RetainNotSupported)
+		}
+		c.failText(reasonBadSocket, "Unknown error.")
+		return false
+	}
+	full := c.l.spec.MountPoint + name
+	o := s.Options()
+	args := func() []any {
+		return []any{c.id, b2i(p.Dup), int(p.QoS), b2i(p.Retain), int(p.PacketID), full, len(p.Payload)}
+	}
+	if o.MessageSizeLimit > 0 && uint32(len(p.Payload)) > o.MessageSizeLimit {
+		if s.log.On(logcat.TooLarge) {
+			s.log.Log(logcat.TooLarge, args()...)
+		}
+		s.Stats.Dropped[DropMessageTooLarge].Add(1)
+		c.ackPublish(p, packet.PacketTooLarge)
+		return true
+	}
+	// Clients may not write to $SYS (Mosquitto's default ACL check).
+	if full == "$SYS" || strings.HasPrefix(full, "$SYS/") {
+		if s.log.On(logcat.DeniedPublish) {
+			s.log.Log(logcat.DeniedPublish, args()...)
+		}
+		c.ackPublish(p, packet.NotAuthorized)
+		return true
+	}
+	if s.log.On(logcat.RecvPublish) {
+		s.log.Log(logcat.RecvPublish, args()...)
+	}
+	m := &session.Message{Topic: full, Payload: append([]byte(nil), p.Payload...), QoS: p.QoS, Retain: p.Retain, Origin: c.id}
+	if c.version == packet.V5 {
+		m.Props = forwardProps(&p.Props)
+		if p.Props.HasMessageExpiry {
+			m.ExpiresAt = time.Now().Unix() + int64(p.Props.MessageExpiry)
+		}
+	}
+	switch p.QoS {
+	case 0:
+		s.route(m)
+	case 1:
+		n := s.route(m)
+		code := packet.Success
+		if n == 0 && c.version == packet.V5 {
+			code = packet.NoMatchingSubscribers
+		}
+		c.sendAck(logcat.SendPuback, packet.PUBACK, p.PacketID, code)
+	case 2:
+		return c.inboundQoS2(p, m)
+	}
+	return true
+}
+
+// inboundQoS2 stores a QoS 2 message until PUBREL ("method B"): subscribers
+// get it when the handshake completes (reference §6.4).
+func (c *conn) inboundQoS2(p *packet.Publish, m *session.Message) bool {
+	ss := c.sess
+	ss.Mu.Lock()
+	old, exists := ss.InboundQoS2(p.PacketID)
+	if exists {
+		if old.Same(m) {
+			ss.Mu.Unlock()
+			// A duplicate: PUBREC again once; a third copy is a protocol error.
+			if c.qos2Dups == nil {
+				c.qos2Dups = map[uint16]uint8{}
+			}
+			c.qos2Dups[p.PacketID]++
+			if c.qos2Dups[p.PacketID] > 1 {
+				c.fail(reasonProtocol)
+				return false
+			}
+			c.sendAck(logcat.SendPubrec, packet.PUBREC, p.PacketID, 0)
+			return true
+		}
+		c.srv.log.Log(logcat.ReusedMid, int(p.PacketID), c.id)
+	}
+	// The receive quota is max_inflight_messages (reference §6.4).
+	if q := c.srv.Options().Limits.MaxInflight; !exists && q > 0 && ss.InboundCount() >= q {
+		ss.Mu.Unlock()
+		c.srv.Stats.Dropped[DropInboundQuota].Add(1)
+		c.sendAck(logcat.SendPubrec, packet.PUBREC, p.PacketID, packet.QuotaExceeded)
+		return true
+	}
+	ss.StoreInbound(p.PacketID, m)
+	ss.Mu.Unlock()
+	c.sendAck(logcat.SendPubrec, packet.PUBREC, p.PacketID, 0)
+	return true
+}
+
+// ackPublish acknowledges a publish that is not forwarded.
+func (c *conn) ackPublish(p *packet.Publish, v5code packet.ReasonCode) {
+	code := packet.Success
+	if c.version == packet.V5 {
+		code = v5code
+	}
+	switch p.QoS {
+	case 1:
+		c.sendAck(logcat.SendPuback, packet.PUBACK, p.PacketID, code)
+	case 2:
+		c.sendAck(logcat.SendPubrec, packet.PUBREC, p.PacketID, code)
+	}
+}
+
+// sendAck writes PUBACK/PUBREC/PUBREL/PUBCOMP and logs it.
+func (c *conn) sendAck(e *logcat.Entry, t packet.Type, mid uint16, code packet.ReasonCode) {
+	c.logf(e, c.id, int(mid), int(code))
+	b, ok := c.beginWrite()
+	if !ok {
+		return
+	}
+	c.endWrite(packet.AppendAck(b, c.version, &packet.Ack{Type: t, PacketID: mid, Code: code}))
+	c.srv.Stats.MessagesSent.Add(1)
+}
+
+func (c *conn) writeDisconnect(code packet.ReasonCode) {
+	b, ok := c.beginWrite()
+	if !ok {
+		return
+	}
+	c.endWrite(packet.AppendDisconnect(b, packet.V5, &packet.Disconnect{Code: code}))
+}
+
+func (c *conn) handleAck(a *packet.Ack) bool {
+	ss := c.sess
+	switch a.Type {
+	case packet.PUBACK, packet.PUBCOMP:
+		if a.Type == packet.PUBACK {
+			c.logf(logcat.RecvPuback, c.id, int(a.PacketID), int(a.Code))
+		} else {
+			c.logf(logcat.RecvPubcomp, c.id, int(a.PacketID), int(a.Code))
+		}
+		ss.Mu.Lock()
+		var ok bool
+		if a.Type == packet.PUBACK {
+			ok = ss.Puback(a.PacketID)
+		} else {
+			ok = ss.Pubcomp(a.PacketID)
+		}
+		if ok {
+			now := time.Now().Unix()
+			for _, o := range ss.Promote(now) {
+				c.writePublish(ss, o, now)
+			}
+		}
+		ss.Mu.Unlock()
+		if !ok {
+			c.srv.log.Log(logcat.UnknownAck, a.Type.String(), c.id, int(a.PacketID))
+		}
+	case packet.PUBREC:
+		c.logf(logcat.RecvPubrec, c.id, int(a.PacketID))
+		ss.Mu.Lock()
+		ok := ss.Pubrec(a.PacketID)
+		ss.Mu.Unlock()
+		if !ok {
+			c.srv.log.Log(logcat.UnknownPubrec, c.id, int(a.PacketID))
+			if c.version != packet.V5 {
+				// Mosquitto still answers a v3 PUBREC with PUBREL.
+				c.sendAck(logcat.SendPubrel, packet.PUBREL, a.PacketID, 0)
+			}
+			return true
+		}
+		if a.Code >= 0x80 {
+			ss.Mu.Lock()
+			ss.Pubcomp(a.PacketID)
+			ss.Mu.Unlock()
+			return true
+		}
+		c.sendAck(logcat.SendPubrel, packet.PUBREL, a.PacketID, 0)
+	case packet.PUBREL:
+		c.logf(logcat.RecvPubrel, c.id, int(a.PacketID))
+		ss.Mu.Lock()
+		m, ok := ss.ReleaseInbound(a.PacketID)
+		ss.Mu.Unlock()
+		delete(c.qos2Dups, a.PacketID)
+		if ok {
+			c.srv.route(m)
+		}
+		// PUBREL for an unknown id still gets PUBCOMP (reference §6.4).
+		code := packet.Success
+		if !ok && c.version == packet.V5 {
+			code = packet.PacketIDNotFound
+		}
+		c.sendAck(logcat.SendPubcomp, packet.PUBCOMP, a.PacketID, code)
+	}
+	return true
+}
+
+// writePublish encodes an outbound PUBLISH into the connection's buffer and
+// logs it. ss.Mu is held. It reports false when the message was not written
+// (connection closing or, for QoS 0, the outbound bound reached).
+func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64) bool {
+	m := o.Msg
+	out := &packet.Publish{Dup: o.Dup, QoS: o.QoS, Retain: o.Retain, PacketID: o.Mid, Payload: m.Payload}
+	out.Topic = m.Topic
+	if mp := c.l.spec.MountPoint; mp != "" {
+		out.Topic = strings.TrimPrefix(m.Topic, mp)
+	}
+	if c.version == packet.V5 {
+		if m.Props != nil {
+			out.Props = *m.Props
+		}
+		out.Props.SubscriptionIDs = o.SubIDs
+		if m.ExpiresAt > 0 {
+			left := m.ExpiresAt - now
+			if left < 1 {
+				left = 1
+			}
+			out.Props.MessageExpiry, out.Props.HasMessageExpiry = uint32(left), true
+		}
+		if c.maxOutPkt > 0 {
+			if size := packet.PublishSize(c.version, out) - 1; uint32(size) > c.maxOutPkt {
+				c.srv.log.Log(logcat.DropOutgoingLarge, c.id, size)
+				c.srv.Stats.Dropped[DropPacketTooLarge].Add(1)
+				if o.QoS > 0 {
+					ss.Puback(o.Mid)
+					ss.Pubcomp(o.Mid)
+				}
+				return false
+			}
+		}
+	}
+	b, ok := c.beginWrite()
+	if !ok {
+		return false
+	}
+	if o.QoS == 0 && c.full() {
+		c.endWrite(b)
+		c.srv.Stats.Dropped[DropOutboundFull].Add(1)
+		if !ss.Dropping {
+			ss.Dropping = true
+			c.srv.log.Log(logcat.Dropping, c.id)
+		}
+		return false
+	}
+	if c.srv.log.On(logcat.SendPublish) {
+		c.srv.log.Log(logcat.SendPublish, c.id, b2i(o.Dup), int(o.QoS), b2i(o.Retain), int(o.Mid), out.Topic, len(m.Payload))
+	}
+	c.endWrite(packet.AppendPublish(b, c.version, out))
+	c.srv.Stats.MessagesSent.Add(1)
+	c.srv.Stats.PublishSent.Add(1)
+	return true
+}

@@ -1,0 +1,217 @@
+package broker
+
+import (
+	"sync"
+	"time"
+
+	"github.com/midgemq/midge/internal/logcat"
+	"github.com/midgemq/midge/internal/packet"
+	"github.com/midgemq/midge/internal/session"
+	"github.com/midgemq/midge/internal/topic"
+)
+
+// delivery is one matched subscription of one publish.
+type delivery struct {
+	ss     *session.Session
+	opts   topic.Options
+	shared bool
+}
+
+type matchScratch struct {
+	ds []delivery
+}
+
+var scratchPool = sync.Pool{New: func() any { return &matchScratch{ds: make([]delivery, 0, 16)} }}
+
+// Publish injects a message from inside the broker (wills, $SYS, bridges,
+// a cluster peer). It returns the number of subscriptions that received it.
+func (s *Server) Publish(m *session.Message) int { return s.route(m) }
+
+// route stores a retained message and delivers m to every matching
+// subscription, as Mosquitto does: one copy per session for v3 clients
+// (the first match in tree order) unless allow_duplicate_messages, one per
+// subscription for v5. It returns the number of deliveries.
+func (s *Server) route(m *session.Message) int {
+	if m.Retain {
+		if len(m.Payload) == 0 {
+			s.retained.Delete(m.Topic)
+		} else {
+			s.retained.Set(m.Topic, m)
+		}
+	}
+	sc := scratchPool.Get().(*matchScratch)
+	ds := sc.ds[:0]
+	s.subs.Match(m.Topic, func(ss *session.Session, o topic.Options, shared bool) {
+		ds = append(ds, delivery{ss, o, shared})
+	})
+	o := s.Options()
+	n := 0
+	now := time.Now().Unix()
+	for i, d := range ds {
+		if d.ss.Version != packet.V5 && !o.AllowDuplicateMessages && seenBefore(ds[:i], d.ss) {
+			continue
+		}
+		if d.opts.NoLocal && d.ss.ID == m.Origin {
+			continue
+		}
+		qos := m.QoS
+		if o.UpgradeOutgoingQoS || d.opts.QoS < qos {
+			qos = d.opts.QoS
+		}
+		var ids []uint32
+		if d.opts.ID != 0 {
+			ids = []uint32{d.opts.ID}
+		}
+		retain := m.Retain && d.opts.RetainAsPublished
+		s.deliver(d.ss, m, qos, retain, ids, now)
+		n++
+	}
+	for i := range ds {
+		ds[i] = delivery{}
+	}
+	sc.ds = ds[:0]
+	scratchPool.Put(sc)
+	return n
+}
+
+func seenBefore(ds []delivery, ss *session.Session) bool {
+	for _, d := range ds {
+		if d.ss == ss {
+			return true
+		}
+	}
+	return false
+}
+
+// deliver hands one message to one session: written now, queued, or dropped
+// by a limit (counted, and logged once until the client reconnects).
+func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, retain bool, ids []uint32, now int64) {
+	ss.Mu.Lock()
+	defer ss.Mu.Unlock()
+	if ss.Expired {
+		return
+	}
+	c, _ := ss.Conn.(*conn)
+	if c != nil && qos > c.l.spec.MaxQoS {
+		qos = c.l.spec.MaxQoS
+	}
+	o, dec, why := ss.Deliver(m, qos, retain, ids, c != nil)
+	switch dec {
+	case session.SendNow:
+		c.writePublish(ss, o, now)
+	case session.Dropped:
+		cause := DropQueueFull
+		if why == session.DropQoS0Offline {
+			s.Stats.Dropped[DropQoS0Offline].Add(1)
+			return // not a limit Mosquitto logs
+		}
+		s.Stats.Dropped[cause].Add(1)
+		if !ss.Dropping {
+			ss.Dropping = true
+			s.log.Log(logcat.Dropping, ss.ID)
+		}
+	}
+}
+
+// attach binds a connection to the session for its client id, taking over a
+// connected session and resuming or discarding a stored one (reference §6.2).
+// It reports whether a session was resumed (CONNACK session present).
+func (s *Server) attach(c *conn, id string, clean bool, expiry uint32, lim session.Limits) (*session.Session, bool) {
+	s.mu.Lock()
+	old := s.sessions[id]
+	var oldConn *conn
+	var oldWill *session.Will
+	present := false
+	ss := old
+	if old != nil {
+		old.Mu.Lock()
+		oldConn, _ = old.Conn.(*conn)
+		if oldConn != nil && s.log.On(logcat.Takeover) {
+			s.log.Log(logcat.Takeover, id)
+		}
+		// The old will is published if the old session was clean, or the new
+		// connection starts clean; otherwise it is discarded.
+		if old.Will != nil && (old.Expiry == 0 || clean) {
+			oldWill = old.Will
+		}
+		old.Will = nil
+		old.Conn = nil
+		if clean || old.Expiry == 0 {
+			old.Expired = true
+			old.Mu.Unlock()
+			ss = nil
+		} else {
+			present = true
+			old.Mu.Unlock()
+		}
+	}
+	if ss == nil {
+		ss = session.New(id, lim)
+		s.sessions[id] = ss
+	}
+	ss.Mu.Lock()
+	ss.Conn = c
+	ss.Version = c.version
+	ss.Clean = clean
+	ss.Expiry = expiry
+	ss.DisconnectedAt = 0
+	ss.Dropping = false
+	ss.SetLimits(lim)
+	ss.Mu.Unlock()
+	s.mu.Unlock()
+
+	if old != nil && ss != old {
+		s.dropSubscriptions(old)
+	}
+	if oldConn != nil {
+		oldConn.fail(reasonTakenOver)
+	}
+	if oldWill != nil {
+		s.publishWill(oldWill)
+	}
+	return ss, present
+}
+
+// detach unbinds a closing connection from its session; clean sessions end,
+// persistent ones stay for later. The will is published unless the client
+// disconnected cleanly or the session was taken over.
+func (s *Server) detach(c *conn, r closeReason) {
+	ss := c.sess
+	s.mu.Lock()
+	ss.Mu.Lock()
+	if ss.Conn != c {
+		ss.Mu.Unlock()
+		s.mu.Unlock()
+		return
+	}
+	ss.Conn = nil
+	will := ss.Will
+	ss.Will = nil
+	end := ss.Expiry == 0
+	if end {
+		ss.Expired = true
+		if s.sessions[ss.ID] == ss {
+			delete(s.sessions, ss.ID)
+		}
+	} else {
+		ss.DisconnectedAt = time.Now().Unix()
+	}
+	ss.Mu.Unlock()
+	s.mu.Unlock()
+	if end {
+		s.dropSubscriptions(ss)
+	}
+	if will != nil && r != reasonDisconnect && r != reasonTakenOver {
+		s.publishWill(will)
+	}
+}
+
+func (s *Server) publishWill(w *session.Will) {
+	m := w.Msg
+	if m.ExpiresAt < 0 {
+		cp := *m
+		cp.ExpiresAt = time.Now().Unix() - m.ExpiresAt
+		m = &cp
+	}
+	s.route(m)
+}

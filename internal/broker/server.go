@@ -1,0 +1,387 @@
+// Package broker is midge's MQTT server core: listeners, connections, the
+// session registry, routing of application messages, retained messages and
+// wills. See docs/DESIGN.md for the goroutine and lock structure.
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/midgemq/midge/internal/logcat"
+	"github.com/midgemq/midge/internal/logging"
+	"github.com/midgemq/midge/internal/session"
+	"github.com/midgemq/midge/internal/topic"
+)
+
+// Options are the broker-wide settings (mosquitto.conf names in comments).
+type Options struct {
+	ClientIDPrefixes        string // clientid_prefixes
+	Limits                  session.Limits
+	MaxPacketSize           uint32        // max_packet_size (0 = none)
+	MessageSizeLimit        uint32        // message_size_limit (0 = none)
+	MaxKeepalive            uint16        // max_keepalive (0 = none)
+	RetainAvailable         bool          // retain_available
+	PersistentClientExpiry  time.Duration // persistent_client_expiration (0 = never)
+	UpgradeOutgoingQoS      bool          // upgrade_outgoing_qos
+	AllowDuplicateMessages  bool          // allow_duplicate_messages
+	SetTCPNoDelay           bool          // set_tcp_nodelay
+	ConnectTimeout          time.Duration // midge: connect_timeout (time allowed for CONNECT)
+	MaxOutboundBytes        int           // midge: bytes a connection may have unsent before QoS 0 is dropped
+}
+
+// DefaultOptions returns Mosquitto 2.0's defaults.
+func DefaultOptions() Options {
+	return Options{
+		Limits:                  session.Limits{MaxInflight: 20, MaxQueued: 1000},
+		RetainAvailable:         true,
+		ConnectTimeout:          90 * time.Second,
+		MaxOutboundBytes:        4 << 20,
+	}
+}
+
+// Listener describes one listening socket to open.
+type Listener struct {
+	Network        string // "tcp4" or "tcp6"
+	Addr           string // host:port
+	Port           int    // as configured (printed in "on port %d")
+	MaxConnections int    // -1 = unlimited
+	MountPoint     string
+	MaxQoS         byte
+	Security       Security
+}
+
+// Security is the part of the settings that per_listener_settings makes per
+// listener; it can change on SIGHUP.
+type Security struct {
+	AllowAnonymous          bool   // allow_anonymous (resolved)
+	AllowZeroLengthClientID bool   // allow_zero_length_clientid
+	AutoIDPrefix            string // auto_id_prefix
+}
+
+// Server is one broker.
+type Server struct {
+	log *logging.Logger
+
+	optMu sync.RWMutex
+	opts  Options
+
+	subs     *topic.Trie[*session.Session]
+	retained *topic.Retained[*session.Message]
+
+	mu       sync.Mutex // guards sessions
+	sessions map[string]*session.Session
+
+	lnMu      sync.Mutex
+	listeners []*listener
+	conns     sync.WaitGroup // every connection goroutine
+	quit      chan struct{}
+	closing   atomic.Bool
+
+	Stats Stats
+}
+
+// New creates a server; call Listen then Serve.
+func New(log *logging.Logger, o Options) *Server {
+	return &Server{
+		log:      log,
+		opts:     o,
+		subs:     topic.NewTrie[*session.Session](),
+		retained: topic.NewRetained[*session.Message](),
+		sessions: map[string]*session.Session{},
+		quit:     make(chan struct{}),
+	}
+}
+
+// Options returns the current options.
+func (s *Server) Options() Options {
+	s.optMu.RLock()
+	defer s.optMu.RUnlock()
+	return s.opts
+}
+
+// SetOptions replaces the reloadable options (SIGHUP). Limits apply to new
+// connections, as in Mosquitto (which does not reload most of them at all).
+func (s *Server) SetOptions(o Options) {
+	s.optMu.Lock()
+	s.opts = o
+	s.optMu.Unlock()
+}
+
+type listener struct {
+	spec  Listener
+	ln    net.Listener
+	count atomic.Int64
+	sec   atomic.Pointer[Security]
+}
+
+// SetSecurity replaces the security settings of the i-th listener opened
+// (SIGHUP reload).
+func (s *Server) SetSecurity(i int, sec Security) {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if i < len(s.listeners) {
+		s.listeners[i].sec.Store(&sec)
+	}
+}
+
+// Listen opens a listener and logs it as Mosquitto does. It returns the
+// error text (strerror-like) on failure.
+func (s *Server) Listen(l Listener) (net.Addr, error) {
+	ln, err := net.Listen(l.Network, l.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if l.Port == 0 {
+		l.Port = ln.Addr().(*net.TCPAddr).Port
+	}
+	if l.Network == "tcp6" {
+		s.log.Log(logcat.ListenIPv6, l.Port)
+	} else {
+		s.log.Log(logcat.ListenIPv4, l.Port)
+	}
+	nl := &listener{spec: l, ln: ln}
+	sec := l.Security
+	nl.sec.Store(&sec)
+	s.lnMu.Lock()
+	s.listeners = append(s.listeners, nl)
+	s.lnMu.Unlock()
+	return ln.Addr(), nil
+}
+
+// ErrorText renders a Go network error the way strerror would print it.
+func ErrorText(err error) string {
+	var errno interface{ Error() string }
+	var se *net.OpError
+	if errors.As(err, &se) && se.Err != nil {
+		err = se.Err
+	}
+	var sys interface{ Unwrap() error }
+	for errors.As(err, &sys) {
+		inner := sys.Unwrap()
+		if inner == nil {
+			break
+		}
+		err = inner
+	}
+	errno = err
+	t := errno.Error()
+	if t == "" {
+		return t
+	}
+	return strings.ToUpper(t[:1]) + t[1:]
+}
+
+// Serve accepts connections on every listener until Shutdown.
+func (s *Server) Serve() {
+	s.lnMu.Lock()
+	lns := append([]*listener(nil), s.listeners...)
+	s.lnMu.Unlock()
+	var wg sync.WaitGroup
+	for _, l := range lns {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.acceptLoop(l) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); s.expiryLoop() }()
+	wg.Wait()
+}
+
+func (s *Server) acceptLoop(l *listener) {
+	var delay time.Duration
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) || strings.Contains(err.Error(), "too many open files") {
+				if strings.Contains(err.Error(), "too many open files") {
+					s.log.Log(logcat.TooManyFiles)
+				}
+				if delay == 0 {
+					delay = 5 * time.Millisecond
+				} else if delay < time.Second {
+					delay *= 2
+				}
+				select {
+				case <-time.After(delay):
+				case <-s.quit:
+					return
+				}
+				continue
+			}
+			return
+		}
+		delay = 0
+		s.accept(l, nc)
+	}
+}
+
+func (s *Server) accept(l *listener, nc net.Conn) {
+	ip, port := splitHostPort(nc.RemoteAddr())
+	if l.spec.MaxConnections >= 0 && l.count.Load() >= int64(l.spec.MaxConnections) {
+		s.log.Log(logcat.MaxConnections, ip)
+		nc.Close()
+		return
+	}
+	l.count.Add(1)
+	s.Stats.SocketsAccepted.Add(1)
+	o := s.Options()
+	if o.SetTCPNoDelay {
+		if tc, ok := nc.(*net.TCPConn); ok {
+			if tc.SetNoDelay(true) != nil {
+				s.log.Log(logcat.NoDelayFailed)
+			}
+		}
+	} else if tc, ok := nc.(*net.TCPConn); ok {
+		// Go enables TCP_NODELAY by default; Mosquitto leaves Nagle on
+		// unless set_tcp_nodelay is true.
+		tc.SetNoDelay(false)
+	}
+	if s.log.On(logcat.NewConnection) {
+		s.log.Log(logcat.NewConnection, ip, port, l.spec.Port)
+	}
+	c := newConn(s, l, nc, ip, port)
+	s.conns.Add(1)
+	go func() {
+		defer s.conns.Done()
+		defer l.count.Add(-1)
+		c.serve()
+	}()
+}
+
+func splitHostPort(a net.Addr) (string, int) {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip := ta.IP
+		if v4 := ip.To4(); v4 != nil {
+			ip = v4
+		}
+		return ip.String(), ta.Port
+	}
+	h, p, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String(), 0
+	}
+	n, _ := strconv.Atoi(p)
+	return h, n
+}
+
+// Shutdown stops accepting, publishes the wills of connected clients and
+// closes every connection, then waits for their goroutines.
+func (s *Server) Shutdown() {
+	if s.closing.Swap(true) {
+		return
+	}
+	close(s.quit)
+	s.lnMu.Lock()
+	for _, l := range s.listeners {
+		l.ln.Close()
+	}
+	s.lnMu.Unlock()
+	s.mu.Lock()
+	var live []*conn
+	for _, ss := range s.sessions {
+		ss.Mu.Lock()
+		if c, ok := ss.Conn.(*conn); ok && c != nil {
+			live = append(live, c)
+		}
+		ss.Mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, c := range live {
+		c.fail(reasonShutdown)
+	}
+	s.conns.Wait()
+}
+
+// expiryLoop expires disconnected persistent sessions once a second.
+func (s *Server) expiryLoop() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case now := <-t.C:
+			s.expireSessions(now.Unix())
+		}
+	}
+}
+
+func (s *Server) expireSessions(now int64) {
+	var expired []*session.Session
+	s.mu.Lock()
+	for id, ss := range s.sessions {
+		ss.Mu.Lock()
+		if ss.Conn == nil && ss.DisconnectedAt != 0 && ss.Expiry != ^uint32(0) &&
+			now-ss.DisconnectedAt >= int64(ss.Expiry) {
+			ss.Expired = true
+			delete(s.sessions, id)
+			expired = append(expired, ss)
+		}
+		ss.Mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, ss := range expired {
+		s.log.Log(logcat.Expired, ss.ID)
+		s.Stats.ClientsExpired.Add(1)
+		s.dropSubscriptions(ss)
+	}
+}
+
+// effectiveExpiry applies persistent_client_expiration to a session expiry.
+func (s *Server) effectiveExpiry(e uint32) uint32 {
+	pce := s.Options().PersistentClientExpiry
+	if pce > 0 && e != 0 {
+		secs := uint32(pce / time.Second)
+		if e == ^uint32(0) || secs < e {
+			return secs
+		}
+	}
+	return e
+}
+
+func (s *Server) dropSubscriptions(ss *session.Session) {
+	ss.Mu.Lock()
+	filters := make([]string, 0, len(ss.Subs))
+	for f := range ss.Subs {
+		filters = append(filters, f)
+	}
+	ss.Subs = map[string]topic.Options{}
+	ss.Mu.Unlock()
+	for _, f := range filters {
+		s.subs.Unsubscribe(f, ss)
+	}
+}
+
+// autoID makes a client id in Mosquitto's form: prefix + 8-4-4-4-12
+// uppercase hex from 16 random bytes, each byte written low nibble first.
+func autoID(prefix string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	var sb strings.Builder
+	sb.WriteString(prefix)
+	for i, v := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			sb.WriteByte('-')
+		}
+		h := hex.EncodeToString([]byte{v<<4 | v>>4})
+		sb.WriteString(strings.ToUpper(h))
+	}
+	return sb.String()
+}
+
+// SessionCount returns the number of known sessions (connected or not).
+func (s *Server) SessionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}

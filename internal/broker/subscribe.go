@@ -1,0 +1,153 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/midgemq/midge/internal/logcat"
+	"github.com/midgemq/midge/internal/packet"
+	"github.com/midgemq/midge/internal/session"
+	"github.com/midgemq/midge/internal/topic"
+)
+
+type retainedSend struct {
+	m    *session.Message
+	qos  byte
+	subs []uint32
+}
+
+func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
+	s := c.srv
+	o := s.Options()
+	c.logf(logcat.RecvSubscribe, c.id)
+	codes := make([]packet.ReasonCode, 0, len(p.Subscriptions))
+	var pending []retainedSend
+	for _, sub := range p.Subscriptions {
+		f := sub.Filter
+		if f == "" {
+			s.log.Log(logcat.EmptySub, c.ip)
+			c.fail(reasonMalformed)
+			return false
+		}
+		// [MQTT-4.7.1-2] [MQTT-4.7.1-3] wildcards must occupy whole levels.
+		if !topic.ValidFilter(f) || !packet.ValidUTF8(f) {
+			s.log.Log(logcat.InvalidSub, c.ip)
+			c.fail(reasonMalformed)
+			return false
+		}
+		if sub.Options.QoS > 2 {
+			s.log.Log(logcat.InvalidSubQ, c.ip)
+			c.fail(reasonMalformed)
+			return false
+		}
+		group, inner, shared, err := topic.ParseShared(f)
+		if err != nil || (shared && sub.Options.NoLocal) {
+			c.fail(reasonProtocol)
+			return false
+		}
+		_ = group
+		qos := sub.Options.QoS
+		if qos > c.l.spec.MaxQoS {
+			qos = c.l.spec.MaxQoS
+		}
+		full := f
+		if mp := c.l.spec.MountPoint; mp != "" {
+			if shared {
+				full = "$share/" + group + "/" + mp + inner
+			} else {
+				full = mp + f
+			}
+		}
+		c.logf(logcat.SubscribeTopic, full, int(qos))
+		opts := topic.Options{QoS: qos, NoLocal: sub.Options.NoLocal, RetainAsPublished: sub.Options.RetainAsPublished,
+			RetainHandling: sub.Options.RetainHandling}
+		if c.version == packet.V5 && len(p.Props.SubscriptionIDs) > 0 {
+			opts.ID = p.Props.SubscriptionIDs[0]
+		}
+		if c.bridge {
+			opts.NoLocal, opts.RetainAsPublished = true, true
+		}
+		existed := s.subs.Subscribe(full, c.sess, opts)
+		c.sess.Mu.Lock()
+		c.sess.Subs[full] = opts
+		c.sess.Mu.Unlock()
+		codes = append(codes, packet.ReasonCode(qos))
+		// Retained messages: never for $share; v5 by Retain Handling.
+		if !shared && (c.version != packet.V5 || opts.RetainHandling == 0 || (opts.RetainHandling == 1 && !existed)) {
+			var ids []uint32
+			if opts.ID != 0 {
+				ids = []uint32{opts.ID}
+			}
+			now := time.Now().Unix()
+			s.retained.Match(full, func(_ string, m *session.Message) bool {
+				if m.ExpiresAt > 0 && m.ExpiresAt <= now {
+					return true
+				}
+				q := m.QoS
+				if o.UpgradeOutgoingQoS || qos < q {
+					q = qos
+				}
+				pending = append(pending, retainedSend{m, q, ids})
+				return true
+			})
+		}
+		c.logf(logcat.Subscribed, c.id, int(qos), full)
+	}
+	c.logf(logcat.SendSuback, c.id)
+	b, ok := c.beginWrite()
+	if !ok {
+		return false
+	}
+	c.endWrite(packet.AppendSuback(b, c.version, &packet.Suback{PacketID: p.PacketID, Codes: codes}))
+	s.Stats.MessagesSent.Add(1)
+	// Retained messages go out after the SUBACK, with the retain flag set.
+	now := time.Now().Unix()
+	for _, r := range pending {
+		s.deliver(c.sess, r.m, r.qos, true, r.subs, now)
+	}
+	return true
+}
+
+func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) bool {
+	s := c.srv
+	c.logf(logcat.RecvUnsub, c.id)
+	codes := make([]packet.ReasonCode, 0, len(p.Filters))
+	for _, f := range p.Filters {
+		if f == "" {
+			s.log.Log(logcat.EmptyUnsub, c.id)
+			c.fail(reasonMalformed)
+			return false
+		}
+		if !topic.ValidFilter(f) || !packet.ValidUTF8(f) {
+			s.log.Log(logcat.InvalidUnsub, c.id)
+			c.fail(reasonMalformed)
+			return false
+		}
+		full := f
+		if mp := c.l.spec.MountPoint; mp != "" {
+			if group, inner, shared, _ := topic.ParseShared(f); shared {
+				full = "$share/" + group + "/" + mp + inner
+			} else {
+				full = mp + f
+			}
+		}
+		c.logf(logcat.UnsubTopic, full)
+		existed := s.subs.Unsubscribe(full, c.sess)
+		c.sess.Mu.Lock()
+		delete(c.sess.Subs, full)
+		c.sess.Mu.Unlock()
+		c.logf(logcat.Unsubscribed, c.id, full)
+		if existed {
+			codes = append(codes, packet.Success)
+		} else {
+			codes = append(codes, packet.NoSubscriptionExisted)
+		}
+	}
+	c.logf(logcat.SendUnsuback, c.id)
+	b, ok := c.beginWrite()
+	if !ok {
+		return false
+	}
+	c.endWrite(packet.AppendUnsuback(b, c.version, &packet.Unsuback{PacketID: p.PacketID, Codes: codes}))
+	s.Stats.MessagesSent.Add(1)
+	return true
+}

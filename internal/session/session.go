@@ -1,0 +1,343 @@
+// Package session holds the state MQTT keeps for a client identifier across
+// connections: subscriptions, outbound messages in flight and queued, inbound
+// QoS 2 messages awaiting PUBREL, the will and the expiry. It does no I/O:
+// the broker's connection asks it what to send and tells it what arrived.
+//
+// A Session is not a connection. A persistent session outlives its
+// connections; a clean one ends with its connection.
+//
+// Locking: Session.Mu guards every field below it. The broker holds it while
+// deciding a delivery and encoding the resulting packet into the connection's
+// outbound buffer (lock order Session.Mu -> connection write lock).
+package session
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/midgemq/midge/internal/packet"
+	"github.com/midgemq/midge/internal/topic"
+)
+
+// Message is an application message as routed: immutable once created, shared
+// by every subscriber it is delivered to.
+type Message struct {
+	Topic     string
+	Payload   []byte
+	QoS       byte
+	Retain    bool
+	Props     *packet.Properties // v5 properties to forward; nil if none
+	Origin    string             // publisher's client id ("" for the broker)
+	ExpiresAt int64              // unix seconds; 0 = never
+}
+
+// Same reports whether two messages carry the same content (used for the
+// "Reused message ID" check on inbound QoS 2).
+func (m *Message) Same(o *Message) bool {
+	return m.Topic == o.Topic && m.QoS == o.QoS && m.Retain == o.Retain && bytes.Equal(m.Payload, o.Payload)
+}
+
+// Size is the payload size counted against byte limits.
+func (m *Message) Size() int64 { return int64(len(m.Payload)) }
+
+// State is where an outbound QoS 1/2 message is in its handshake.
+type State byte
+
+const (
+	WaitPuback  State = iota // QoS 1 sent, waiting for PUBACK
+	WaitPubrec               // QoS 2 sent, waiting for PUBREC
+	WaitPubcomp              // PUBREL sent, waiting for PUBCOMP
+)
+
+// Outbound is one outbound message bound to this session.
+type Outbound struct {
+	Msg    *Message
+	QoS    byte // delivery QoS
+	Retain bool // retain flag as delivered
+	Mid    uint16
+	State  State
+	Dup    bool // set when re-sent
+	SubIDs []uint32
+}
+
+// Limits are the Mosquitto limits that apply to one session.
+type Limits struct {
+	MaxInflight      int   // max_inflight_messages (0 = unlimited)
+	MaxInflightBytes int64 // max_inflight_bytes (0 = unlimited)
+	MaxQueued        int   // max_queued_messages (0 = unlimited)
+	MaxQueuedBytes   int64 // max_queued_bytes (0 = unlimited)
+	QueueQoS0        bool  // queue_qos0_messages
+}
+
+// Will is a stored will message.
+type Will struct {
+	Msg   *Message
+	Delay uint32 // v5 will delay, seconds
+}
+
+// Session is the per client-id state. See the package doc for locking.
+type Session struct {
+	ID string
+
+	Mu sync.Mutex
+	// Version is the protocol version of the last connection (packet.V31...).
+	Version byte
+	// Clean is the clean session / clean start flag of the last connection.
+	Clean bool
+	// Expiry is the session expiry interval in seconds; ^uint32(0) = never.
+	Expiry uint32
+	// DisconnectedAt is the unix time the session went offline (0 = online).
+	DisconnectedAt int64
+	// Conn is the current connection (nil when offline). Opaque to this package.
+	Conn any
+	// Subs maps each filter to its options.
+	Subs map[string]topic.Options
+	// Will is the current connection's will (nil if none).
+	Will *Will
+	// Dropping is set once the "Outgoing messages are being dropped" line was
+	// logged, and cleared by the next successful CONNECT.
+	Dropping bool
+	// Expired marks a session removed from the broker.
+	Expired bool
+
+	lim      Limits
+	lastMid  uint16
+	inflight []*Outbound // in send order
+	inBytes  int64
+	queue    []*Outbound
+	qBytes   int64
+	inQoS2   map[uint16]*Message // inbound QoS 2 awaiting PUBREL
+}
+
+// New returns an empty session.
+func New(id string, lim Limits) *Session {
+	return &Session{ID: id, Subs: map[string]topic.Options{}, lim: lim}
+}
+
+// SetLimits replaces the limits (e.g. a v5 Receive Maximum). Lock held.
+func (s *Session) SetLimits(l Limits) { s.lim = l }
+
+// Limits returns the limits. Lock held.
+func (s *Session) Limits() Limits { return s.lim }
+
+// nextMid allocates a packet id: sequential, skipping 0 and ids in flight.
+func (s *Session) nextMid() uint16 {
+	for {
+		s.lastMid++
+		if s.lastMid == 0 {
+			s.lastMid = 1
+		}
+		if s.findInflight(s.lastMid) < 0 {
+			return s.lastMid
+		}
+	}
+}
+
+func (s *Session) findInflight(mid uint16) int {
+	for i, o := range s.inflight {
+		if o.Mid == mid {
+			return i
+		}
+	}
+	return -1
+}
+
+// Decision is what Deliver decided.
+type Decision byte
+
+const (
+	SendNow Decision = iota // write the returned Outbound now
+	Queued                  // kept for later
+	Dropped                 // dropped by a limit
+)
+
+// DropReason says which limit dropped a message.
+type DropReason byte
+
+const (
+	NotDropped      DropReason = iota
+	DropQueueFull              // max_queued_messages / max_queued_bytes
+	DropQoS0Offline            // QoS 0 for an offline session without queue_qos0_messages
+	numDropReasons
+)
+
+// NumDropReasons is the number of DropReason values (for counters).
+const NumDropReasons = int(numDropReasons)
+
+func (s *Session) windowOpen(size int64) bool {
+	if s.lim.MaxInflight > 0 && len(s.inflight) >= s.lim.MaxInflight {
+		return false
+	}
+	if s.lim.MaxInflightBytes > 0 && s.inBytes+size > s.lim.MaxInflightBytes && len(s.inflight) > 0 {
+		return false
+	}
+	return true
+}
+
+func (s *Session) queueAllows(size int64, online bool) bool {
+	n := len(s.queue)
+	if online && s.lim.MaxInflight > 0 {
+		// Mosquitto lets a connected client queue max_queued_messages beyond the window.
+		n -= s.lim.MaxInflight
+		if n < 0 {
+			n = 0
+		}
+	}
+	if s.lim.MaxQueued > 0 && n >= s.lim.MaxQueued {
+		return false
+	}
+	if s.lim.MaxQueuedBytes > 0 && s.qBytes+size > s.lim.MaxQueuedBytes {
+		return false
+	}
+	return true
+}
+
+// Deliver decides what happens to a message for this session at delivery
+// QoS qos. online says whether a connection is attached. For SendNow with
+// qos > 0 the returned Outbound is already in flight with a packet id; for
+// qos 0 it has Mid 0 and is not tracked. Lock held.
+func (s *Session) Deliver(m *Message, qos byte, retain bool, subIDs []uint32, online bool) (*Outbound, Decision, DropReason) {
+	o := &Outbound{Msg: m, QoS: qos, Retain: retain, SubIDs: subIDs}
+	if qos == 0 {
+		if online {
+			return o, SendNow, NotDropped
+		}
+		if !s.lim.QueueQoS0 {
+			return nil, Dropped, DropQoS0Offline
+		}
+		if !s.queueAllows(m.Size(), false) {
+			return nil, Dropped, DropQueueFull
+		}
+		s.push(o)
+		return o, Queued, NotDropped
+	}
+	if online && len(s.queue) == 0 && s.windowOpen(m.Size()) {
+		s.track(o)
+		return o, SendNow, NotDropped
+	}
+	if !s.queueAllows(m.Size(), online) {
+		return nil, Dropped, DropQueueFull
+	}
+	s.push(o)
+	return o, Queued, NotDropped
+}
+
+func (s *Session) push(o *Outbound) {
+	s.queue = append(s.queue, o)
+	s.qBytes += o.Msg.Size()
+}
+
+func (s *Session) track(o *Outbound) {
+	o.Mid = s.nextMid()
+	if o.QoS == 2 {
+		o.State = WaitPubrec
+	} else {
+		o.State = WaitPuback
+	}
+	s.inflight = append(s.inflight, o)
+	s.inBytes += o.Msg.Size()
+}
+
+// Promote moves queued messages into the window, in FIFO order, and returns
+// those to send now. QoS 0 messages queued while offline are returned too
+// (untracked). now is used to discard expired messages. Lock held.
+func (s *Session) Promote(now int64) []*Outbound {
+	var out []*Outbound
+	i := 0
+	for ; i < len(s.queue); i++ {
+		o := s.queue[i]
+		if o.Msg.ExpiresAt != 0 && o.Msg.ExpiresAt <= now {
+			s.qBytes -= o.Msg.Size()
+			continue
+		}
+		if o.QoS > 0 {
+			if !s.windowOpen(o.Msg.Size()) {
+				break
+			}
+			s.track(o)
+		}
+		s.qBytes -= o.Msg.Size()
+		out = append(out, o)
+	}
+	s.queue = append(s.queue[:0], s.queue[i:]...)
+	return out
+}
+
+func (s *Session) remove(i int) *Outbound {
+	o := s.inflight[i]
+	s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+	s.inBytes -= o.Msg.Size()
+	return o
+}
+
+// Puback completes a QoS 1 delivery. ok is false for an unknown id. Lock held.
+func (s *Session) Puback(mid uint16) bool {
+	i := s.findInflight(mid)
+	if i < 0 || s.inflight[i].State != WaitPuback {
+		return false
+	}
+	s.remove(i)
+	return true
+}
+
+// Pubrec advances a QoS 2 delivery to the PUBREL step. ok is false for an
+// unknown id. Lock held.
+func (s *Session) Pubrec(mid uint16) bool {
+	i := s.findInflight(mid)
+	if i < 0 || s.inflight[i].State == WaitPuback {
+		return false
+	}
+	s.inflight[i].State = WaitPubcomp
+	return true
+}
+
+// Pubcomp completes a QoS 2 delivery. Lock held.
+func (s *Session) Pubcomp(mid uint16) bool {
+	i := s.findInflight(mid)
+	if i < 0 || s.inflight[i].State != WaitPubcomp {
+		return false
+	}
+	s.remove(i)
+	return true
+}
+
+// Inflight returns the messages in flight in send order, for re-sending on
+// reconnect (marked Dup). Lock held.
+func (s *Session) Inflight() []*Outbound { return s.inflight }
+
+// Counts returns the number of messages in flight and queued. Lock held.
+func (s *Session) Counts() (inflight, queued int) { return len(s.inflight), len(s.queue) }
+
+// InboundQoS2 returns the stored inbound QoS 2 message for mid.
+func (s *Session) InboundQoS2(mid uint16) (*Message, bool) {
+	m, ok := s.inQoS2[mid]
+	return m, ok
+}
+
+// InboundCount is the number of inbound QoS 2 messages awaiting PUBREL.
+func (s *Session) InboundCount() int { return len(s.inQoS2) }
+
+// StoreInbound keeps an inbound QoS 2 message until PUBREL. Lock held.
+func (s *Session) StoreInbound(mid uint16, m *Message) {
+	if s.inQoS2 == nil {
+		s.inQoS2 = map[uint16]*Message{}
+	}
+	s.inQoS2[mid] = m
+}
+
+// ReleaseInbound removes and returns the inbound QoS 2 message for mid.
+func (s *Session) ReleaseInbound(mid uint16) (*Message, bool) {
+	m, ok := s.inQoS2[mid]
+	if ok {
+		delete(s.inQoS2, mid)
+	}
+	return m, ok
+}
+
+// Reset discards all messages and subscriptions (clean start). Lock held.
+func (s *Session) Reset() {
+	s.inflight, s.queue, s.inQoS2 = nil, nil, nil
+	s.inBytes, s.qBytes = 0, 0
+	s.Subs = map[string]topic.Options{}
+	s.lastMid = 0
+}
