@@ -65,7 +65,7 @@ const (
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufSize); return &b }}
 
-func getBuf() []byte  { return (*bufPool.Get().(*[]byte))[:0] }
+func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
 func putBuf(b []byte) {
 	if cap(b) == readBufSize {
 		b = b[:0]

@@ -22,27 +22,27 @@ import (
 
 // Options are the broker-wide settings (mosquitto.conf names in comments).
 type Options struct {
-	ClientIDPrefixes        string // clientid_prefixes
-	Limits                  session.Limits
-	MaxPacketSize           uint32        // max_packet_size (0 = none)
-	MessageSizeLimit        uint32        // message_size_limit (0 = none)
-	MaxKeepalive            uint16        // max_keepalive (0 = none)
-	RetainAvailable         bool          // retain_available
-	PersistentClientExpiry  time.Duration // persistent_client_expiration (0 = never)
-	UpgradeOutgoingQoS      bool          // upgrade_outgoing_qos
-	AllowDuplicateMessages  bool          // allow_duplicate_messages
-	SetTCPNoDelay           bool          // set_tcp_nodelay
-	ConnectTimeout          time.Duration // midge: connect_timeout (time allowed for CONNECT)
-	MaxOutboundBytes        int           // midge: bytes a connection may have unsent before QoS 0 is dropped
+	ClientIDPrefixes       string // clientid_prefixes
+	Limits                 session.Limits
+	MaxPacketSize          uint32        // max_packet_size (0 = none)
+	MessageSizeLimit       uint32        // message_size_limit (0 = none)
+	MaxKeepalive           uint16        // max_keepalive (0 = none)
+	RetainAvailable        bool          // retain_available
+	PersistentClientExpiry time.Duration // persistent_client_expiration (0 = never)
+	UpgradeOutgoingQoS     bool          // upgrade_outgoing_qos
+	AllowDuplicateMessages bool          // allow_duplicate_messages
+	SetTCPNoDelay          bool          // set_tcp_nodelay
+	ConnectTimeout         time.Duration // midge: connect_timeout (time allowed for CONNECT)
+	MaxOutboundBytes       int           // midge: bytes a connection may have unsent before QoS 0 is dropped
 }
 
 // DefaultOptions returns Mosquitto 2.0's defaults.
 func DefaultOptions() Options {
 	return Options{
-		Limits:                  session.Limits{MaxInflight: 20, MaxQueued: 1000},
-		RetainAvailable:         true,
-		ConnectTimeout:          90 * time.Second,
-		MaxOutboundBytes:        4 << 20,
+		Limits:           session.Limits{MaxInflight: 20, MaxQueued: 1000},
+		RetainAvailable:  true,
+		ConnectTimeout:   90 * time.Second,
+		MaxOutboundBytes: 4 << 20,
 	}
 }
 
