@@ -159,8 +159,8 @@ func (p *parser) line(raw string, level int) *Problem {
 		}
 		return p.includeDir(v)
 	}
-	if feature, ok := notYet[v.name]; ok {
-		return problem(CodeNotSupported, feature)
+	if notYet[v.name] {
+		return problem(CodeNotSupported, v.name)
 	}
 	for _, pre := range notYetPrefixes {
 		if strings.HasPrefix(v.name, pre) {
