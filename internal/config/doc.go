@@ -12,3 +12,13 @@
 // (internal/logcat/conf.go), keyed by the Code string, because this package
 // is a leaf and imports no other midge package.
 package config
+
+// Known differences from Mosquitto 2.0.20, all deliberate or not yet done:
+//   - bind_address is not resolved at parse time, so an unresolvable name is
+//     reported when the listener opens instead of as a config error.
+//   - A string value over 65535 bytes is reported (conf.value_too_long);
+//     Mosquitto fails with only "Error found at".
+//   - With several -c options Mosquitto reads every file into one config;
+//     midge reads the last.
+//   - Options that Mosquitto 2.0.20 only warns about in builds without TLS,
+//     bridges or websockets are errors here (conf.not_supported).
