@@ -35,7 +35,7 @@ var fixtures = []fixture{
 			ClientID: "cli", WillFlag: true, WillQoS: 1, WillRetain: true, WillTopic: "wt", WillPayload: []byte("wp"),
 			UsernameFlag: true, Username: "bob", PasswordFlag: true, Password: []byte("pw")}},
 	{name: "connect v3.1.1 bridge", version: V311,
-		raw: pkt(0x10, s("MQTT"), 0x84, 0x00, 0, 0, s("")),
+		raw:  pkt(0x10, s("MQTT"), 0x84, 0x00, 0, 0, s("")),
 		want: &Connect{ProtocolName: "MQTT", ProtocolLevel: 0x84, Version: V311, Bridge: true, ClientID: ""}},
 	{name: "connect v5 props will props", version: V5,
 		raw: pkt(0x10, s("MQTT"), 5, 0x06, 0, 30, pr(v5ConnectProps), s("id"),

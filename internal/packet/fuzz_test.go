@@ -1,0 +1,63 @@
+package packet
+
+import (
+	"reflect"
+	"testing"
+)
+
+var fuzzVersions = [...]byte{V31, V311, V5}
+
+// FuzzDecode feeds arbitrary packets to the decoders. They must never panic,
+// and a packet that decodes must survive encode -> decode unchanged.
+func FuzzDecode(f *testing.F) {
+	for _, tc := range fixtures {
+		f.Add(tc.raw, tc.version)
+	}
+	for _, tc := range badCases {
+		f.Add(tc.raw, tc.version)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, vsel byte) {
+		version := fuzzVersions[int(vsel)%len(fuzzVersions)]
+		first, rem, n, err := ParseFixedHeader(data)
+		if err != nil || n == 0 || rem > len(data)-n {
+			return
+		}
+		body := data[n : n+rem]
+		pk, err := decodeAny(first, body, version)
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error of type %T", err)
+			}
+			return
+		}
+		if c, ok := pk.(*Connect); ok {
+			version = c.Version
+		}
+		enc := encodeAny(version, pk)
+		first2, rem2, n2, err := ParseFixedHeader(enc)
+		if err != nil || n2 == 0 || rem2 != len(enc)-n2 {
+			t.Fatalf("bad framing of re-encoding % X", enc)
+		}
+		pk2, err := decodeAny(first2, enc[n2:], version)
+		if err != nil {
+			t.Fatalf("re-decode of % X (from % X): %v", enc, data, err)
+		}
+		if !reflect.DeepEqual(pk, pk2) {
+			t.Fatalf("round trip of % X\nfirst  %+v\nsecond %+v", data, pk, pk2)
+		}
+	})
+}
+
+func decodeAny(first byte, body []byte, version byte) (any, error) {
+	if Type(first>>4) == CONNECT {
+		c, err := DecodeConnect(first&0x0F, body)
+		if c == nil {
+			panic("nil Connect")
+		}
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	return Decode(first, body, version)
+}
