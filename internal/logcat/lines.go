@@ -154,7 +154,9 @@ var (
 	SendPingresp   = def(&Entry{Key: "pingresp.send", Level: Debug, V20: "Sending PINGRESP to %s"})
 	RecvDisconnect = def(&Entry{Key: "disconnect.recv", Level: Debug, V20: "Received DISCONNECT from %s"})
 
-	Disconnected = def(&Entry{Key: "client.disconnected", Level: Notice, Gated: true, V20: "Client %s disconnected."})
+	// 1.3 printed nothing after a client DISCONNECT: the seed guide says that
+	// event is the single "Received DISCONNECT" line.
+	Disconnected = def(&Entry{Key: "client.disconnected", Level: Notice, Gated: true, V20: "Client %s disconnected.", V13: []string{}})
 	Closed       = def(&Entry{Key: "client.closed", Level: Notice, Gated: true, V20: "Client %s closed its connection.",
 		V13: []string{"Socket error on client %s, disconnecting."}})
 	Malformed = def(&Entry{Key: "client.malformed", Level: Notice, Gated: true, V20: "Client %s disconnected due to malformed packet.",
