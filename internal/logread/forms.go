@@ -20,19 +20,19 @@ type extraForm struct {
 var legacyForms = []extraForm{
 	{"notice", "client.socket_error", "Socket error on client %s, disconnecting."},
 	// 1.4/1.5 CONNECT success (quoted username, no protocol).
-	{"notice", "connect.ok", "New client connected from %s as %s (c%d, k%d, u'%s')."},
-	{"notice", "connect.bridge", "New bridge connected from %s as %s (c%d, k%d, u'%s')."},
+	{"notice", "connect.ok", "New client connected from %[1]s as %[3]s (c%[5]d, k%[6]d, u'%[7]s')."},
+	{"notice", "connect.bridge", "New bridge connected from %[1]s as %[3]s (c%[5]d, k%[6]d, u'%[7]s')."},
 	// 1.6 CONNECT success (protocol, no peer port).
-	{"notice", "connect.ok", "New client connected from %s as %s (p%d, c%d, k%d, u'%s')."},
-	{"notice", "connect.ok_anon", "New client connected from %s as %s (p%d, c%d, k%d)."},
-	{"notice", "connect.bridge", "New bridge connected from %s as %s (p%d, c%d, k%d, u'%s')."},
-	{"notice", "connect.bridge_anon", "New bridge connected from %s as %s (p%d, c%d, k%d)."},
+	{"notice", "connect.ok", "New client connected from %[1]s as %[3]s (p%[4]d, c%[5]d, k%[6]d, u'%[7]s')."},
+	{"notice", "connect.ok_anon", "New client connected from %[1]s as %[3]s (p%[4]d, c%[5]d, k%[6]d)."},
+	{"notice", "connect.bridge", "New bridge connected from %[1]s as %[3]s (p%[4]d, c%[5]d, k%[6]d, u'%[7]s')."},
+	{"notice", "connect.bridge_anon", "New bridge connected from %[1]s as %[3]s (p%[4]d, c%[5]d, k%[6]d)."},
 	{"notice", "client.no_longer_authorised", "Client %s disconnected, no longer authorised."},
 	// 2.0.0-2.0.11 texts.
 	{"notice", "client.not_supported", "Client %s disconnected due to QoS too high or retain not supported."},
 	{"notice", "client.bad_socket", "Bad socket read/write on client %s, disconnecting."},
 	// 1.x acks for the other packets, generic form.
-	{"debug", "ack.recv", "Received %s from %s (Mid: %d)"},
+	{"debug", "ack.recv", "Received %[1]s from %[2]s (Mid: %[3]d)"},
 	// Bridge CONNACK refusals (§1.14).
 	{"error", "bridge.refused", "Connection Refused: %s"},
 }
@@ -141,9 +141,8 @@ var fieldNames = map[string][]string{
 	"acl.dangerous_client_id":      {"client"},
 }
 
-// clientKeys are the events whose "client" field names a client id; other
-// client-shaped fields (address) are not client ids.
-func init() {
+// addClientOnlyNames names the disconnect lines, whose one argument is the client id.
+func addClientOnlyNames() {
 	for _, k := range []string{"client.disconnected", "client.closed", "client.malformed", "client.protocol_error",
 		"client.not_authorised", "client.timeout", "client.oversize_packet", "client.oversize_payload",
 		"client.out_of_memory", "client.not_supported", "client.admin", "client.expired", "client.socket_error",
@@ -185,6 +184,7 @@ var contextFormats = map[string]bool{"\t%s": true, "%s %d %s": true, "%s %s": tr
 var forms = buildForms()
 
 func buildForms() *formTable {
+	addClientOnlyNames()
 	t := &formTable{buckets: map[string][]*form{}}
 	seen := map[string]bool{}
 	add := func(level, key, format string) {
