@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/midgemq/midge/internal/broker"
 	"github.com/midgemq/midge/internal/config"
@@ -256,6 +257,8 @@ func (r *runner) run() int {
 		listeners = cfg.LocalListeners(r.args.Ports)
 	}
 	r.srv = broker.New(log, brokerOptions(cfg))
+	stopTopic := r.startLogTopic()
+	defer stopTopic()
 	if code := r.openListeners(listeners); code != 0 {
 		return code
 	}
@@ -277,6 +280,42 @@ func (r *runner) run() int {
 		}
 	}
 	return exitOK
+}
+
+// startLogTopic serves log_dest topic: lines are handed to a goroutine that
+// publishes them, so logging never re-enters the broker while the logger's
+// lock is held. If the publisher falls behind, lines are dropped rather than
+// blocking the broker.
+func (r *runner) startLogTopic() (stop func()) {
+	type line struct {
+		level logcat.Level
+		text  string
+	}
+	ch := make(chan line, 1024)
+	done := make(chan struct{})
+	r.log.SetTopic(func(level logcat.Level, text string) {
+		select {
+		case ch <- line{level, text}:
+		default:
+		}
+	})
+	go func() {
+		defer close(done)
+		for l := range ch {
+			suffix := logging.TopicSuffix(l.level)
+			if suffix == "" {
+				continue
+			}
+			// QoS 2, not retained, 20 s message expiry (reference §1.1).
+			r.srv.Publish(&session.Message{Topic: "$SYS/broker/log/" + suffix, Payload: []byte(l.text),
+				QoS: 2, ExpiresAt: time.Now().Unix() + 20})
+		}
+	}()
+	return func() {
+		r.log.SetTopic(nil)
+		close(ch)
+		<-done
+	}
 }
 
 // openListeners opens every listener; a bind failure stops the broker.
