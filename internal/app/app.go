@@ -18,6 +18,7 @@ import (
 	"github.com/midgemq/midge/internal/config"
 	"github.com/midgemq/midge/internal/logcat"
 	"github.com/midgemq/midge/internal/logging"
+	"github.com/midgemq/midge/internal/logread"
 	"github.com/midgemq/midge/internal/session"
 )
 
@@ -42,7 +43,7 @@ const (
 // status.
 func Main(args []string) int {
 	if len(args) > 0 && args[0] == "logs" {
-		return logsMain(args[1:])
+		return logread.Main(args[1:], os.Stdin, os.Stdout, os.Stderr)
 	}
 	a, err := config.ParseArgs(args)
 	if err != nil {
