@@ -95,7 +95,8 @@ func loadConfig(log *logging.Logger, path string) (*config.Config, error) {
 	var cfg *config.Config
 	var err error
 	if path == "" {
-		cfg = config.Default()
+		// An empty file resolves the defaults exactly as a config would.
+		cfg, err = config.Parse(strings.NewReader(""), "")
 	} else {
 		cfg, err = config.Load(path)
 	}

@@ -99,3 +99,8 @@ func (r *rawClient) expectClosed(d time.Duration) {
 		_ = p // packets sent before the close (e.g. CONNACK, DISCONNECT) are fine
 	}
 }
+
+// connectPacket is a clean-session 3.1.1 CONNECT with keepalive 60.
+func connectPacket(id string) *packet.Connect {
+	return &packet.Connect{ProtocolName: "MQTT", ProtocolLevel: 4, Version: 4, ClientID: id, KeepAlive: 60, CleanStart: true}
+}
