@@ -358,7 +358,7 @@ func (r *runner) openListeners(ls []config.Listener) int {
 			spec := broker.Listener{
 				Network: a.network, Addr: net.JoinHostPort(a.host, strconv.Itoa(l.Port)), Port: l.Port,
 				MaxConnections: l.MaxConnections, MountPoint: l.MountPoint, MaxQoS: byte(l.MaxQoS),
-				Security: security(r.cfg, l),
+				UseUsernameAsClientID: l.UseUsernameAsClientID, Security: security(r.cfg, l),
 			}
 			if _, err := r.srv.Listen(spec); err != nil {
 				text := broker.ErrorText(err)

@@ -230,6 +230,16 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 		c.logf(logcat.WillTooLarge, id)
 		return c.refuse(id, packet.ConnRefusedNotAuth, packet.PacketTooLarge, reasonOversizePayload)
 	}
+	if c.l.spec.UseUsernameAsClientID {
+		if !cp.UsernameFlag {
+			return c.refuse(id, packet.ConnRefusedNotAuth, packet.NotAuthorized, reasonNotAuthorised)
+		}
+		id = cp.Username
+		c.id = id
+		if will != nil {
+			will.Origin = id
+		}
+	}
 	if o.ClientIDPrefixes != "" && !strings.HasPrefix(id, o.ClientIDPrefixes) {
 		return c.refuse(id, packet.ConnRefusedNotAuth, packet.NotAuthorized, reasonNotAuthorised)
 	}

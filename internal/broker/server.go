@@ -54,7 +54,10 @@ type Listener struct {
 	MaxConnections int    // -1 = unlimited
 	MountPoint     string
 	MaxQoS         byte
-	Security       Security
+	// UseUsernameAsClientID replaces the client id with the username
+	// (use_username_as_clientid); a client without one is refused.
+	UseUsernameAsClientID bool
+	Security              Security
 }
 
 // Security is the part of the settings that per_listener_settings makes per

@@ -258,6 +258,8 @@ var notYet = map[string]bool{
 	"tls_engine": true, "tls_keyform": true, "tls_engine_kpass_sha1": true,
 	// Persistence to disk ("persistence false" is accepted).
 	"persistence true": true,
+	// Binding to an interface by name.
+	"bind_interface": true,
 	// Websockets and unix sockets.
 	"protocol websockets": true, "http_dir": true,
 	"listener unix socket": true,

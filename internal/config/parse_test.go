@@ -123,7 +123,6 @@ func TestListeners(t *testing.T) {
 		"max_topic_alias 0",
 		"socket_domain ipv4",
 		"use_username_as_clientid true",
-		"bind_interface eth0",
 		"protocol mqtt",
 		"listener 1884 #comment",
 		"max_connections -7",
@@ -139,7 +138,7 @@ func TestListeners(t *testing.T) {
 		t.Errorf("l0 %+v", l0)
 	}
 	if l1.Port != 8883 || l1.Host != "127.0.0.1" || l1.MaxQoS != 0 || l1.MaxTopicAlias != 0 || l1.SocketDomain != "ipv4" ||
-		!l1.UseUsernameAsClientID || l1.BindInterface != "eth0" || l1.Protocol != "mqtt" || l1.MaxConnections != -1 {
+		!l1.UseUsernameAsClientID || l1.Protocol != "mqtt" || l1.MaxConnections != -1 {
 		t.Errorf("l1 %+v", l1)
 	}
 	if l2.Port != 1884 || l2.Host != "" || l2.MaxConnections != -1 || l2.MaxTopicAlias != 10 {
