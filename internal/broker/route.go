@@ -23,15 +23,42 @@ type matchScratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return &matchScratch{ds: make([]delivery, 0, 16)} }}
 
-// Publish injects a message from inside the broker (wills, $SYS, bridges,
-// a cluster peer). It returns the number of subscriptions that received it.
+// Publish injects a message from inside the broker (wills, $SYS). It is
+// routed like a client's message, forwarder included. It returns the number
+// of subscriptions that received it.
 func (s *Server) Publish(m *session.Message) int { return s.route(m) }
+
+// Forwarder receives every message the broker routes, except those injected
+// with PublishFromPeer: the hook a bridge or cluster link uses to carry local
+// traffic elsewhere. It runs on the publisher's goroutine and must not block.
+type Forwarder func(m *session.Message)
+
+// SetForwarder installs (or, with nil, removes) the forwarder.
+func (s *Server) SetForwarder(f Forwarder) {
+	if f == nil {
+		s.forward.Store(nil)
+		return
+	}
+	s.forward.Store(&f)
+}
+
+// PublishFromPeer routes a message that arrived from a bridge or cluster
+// peer: delivered locally, not handed back to the forwarder.
+func (s *Server) PublishFromPeer(m *session.Message) int { return s.deliverAll(m) }
 
 // route stores a retained message and delivers m to every matching
 // subscription, as Mosquitto does: one copy per session for v3 clients
 // (the first match in tree order) unless allow_duplicate_messages, one per
 // subscription for v5. It returns the number of deliveries.
 func (s *Server) route(m *session.Message) int {
+	if f := s.forward.Load(); f != nil {
+		(*f)(m)
+	}
+	return s.deliverAll(m)
+}
+
+// deliverAll stores a retained message and delivers it to local subscribers.
+func (s *Server) deliverAll(m *session.Message) int {
 	if m.Retain {
 		if len(m.Payload) == 0 {
 			s.retained.Delete(m.Topic)

@@ -87,6 +87,8 @@ type Server struct {
 	quit      chan struct{}
 	closing   atomic.Bool
 
+	forward atomic.Pointer[Forwarder]
+
 	Stats Stats
 }
 
