@@ -137,12 +137,10 @@ func (c *conn) inboundQoS2(p *packet.Publish, m *session.Message) bool {
 	return true
 }
 
-// ackPublish acknowledges a publish that is not forwarded.
-func (c *conn) ackPublish(p *packet.Publish, v5code packet.ReasonCode) {
-	code := packet.Success
-	if c.version == packet.V5 {
-		code = v5code
-	}
+// ackPublish acknowledges a publish that is not forwarded. Mosquitto logs
+// the reason code (e.g. "(m1, rc149)") for every protocol version; only v5
+// puts it on the wire, which the encoder takes care of.
+func (c *conn) ackPublish(p *packet.Publish, code packet.ReasonCode) {
 	switch p.QoS {
 	case 1:
 		c.sendAck(logcat.SendPuback, packet.PUBACK, p.PacketID, code)
