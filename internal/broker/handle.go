@@ -225,6 +225,16 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 			}
 		}
 	}
+	// [MQTT-1.5.3-1] [MQTT-1.5.3-2] the username must be valid UTF-8: a
+	// protocol error, except in 3.1 where Mosquitto ignores a username it
+	// cannot read, as it ignores a missing one.
+	if cp.UsernameFlag && !packet.ValidUTF8(cp.Username) {
+		if cp.Version != packet.V31 {
+			c.fail(reasonProtocol)
+			return false
+		}
+		cp.UsernameFlag, cp.Username = false, ""
+	}
 	c.id = id
 	if will != nil && o.MessageSizeLimit > 0 && uint32(len(will.Payload)) > o.MessageSizeLimit {
 		c.logf(logcat.WillTooLarge, id)
