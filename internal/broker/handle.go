@@ -22,6 +22,18 @@ func (c *conn) handle(first byte, body []byte) bool {
 		}
 		return c.handleConnect(first, body)
 	}
+	switch t {
+	case packet.CONNACK, packet.SUBACK, packet.UNSUBACK, packet.PINGRESP:
+		// Server-to-client packets are a protocol error whatever their body
+		// (Mosquitto rejects them by type); only the remaining-length check
+		// it makes on the fixed header comes first (reference §6.9).
+		if (t == packet.PINGRESP && len(body) != 0) || (t == packet.UNSUBACK && c.version != packet.V5 && len(body) != 2) {
+			c.fail(reasonMalformed)
+		} else {
+			c.fail(reasonProtocol)
+		}
+		return false
+	}
 	p, err := packet.Decode(first, body, c.version)
 	if err != nil {
 		return c.decodeError(err)
