@@ -271,13 +271,7 @@ func (c *conn) serve() {
 				return
 			}
 			if len(buf)-off < hn+rem {
-				if need := off + hn + rem; need > cap(buf) {
-					nb := make([]byte, len(buf)-off, hn+rem)
-					copy(nb, buf[off:])
-					putBuf(buf)
-					buf, off = nb, 0
-				}
-				break
+				break // the buffer grows below as the bytes arrive
 			}
 			body := buf[off+hn : off+hn+rem]
 			off += hn + rem
@@ -300,8 +294,20 @@ func (c *conn) serve() {
 		if len(buf) == 0 {
 			continue
 		}
+		// buf now starts with the incomplete packet; total is its size once
+		// its fixed header is complete.
+		total := 0
+		if _, rem, hn, err := packet.ParseFixedHeader(buf); err == nil && hn > 0 {
+			total = hn + rem
+		}
 		if len(buf) == cap(buf) {
-			nb := make([]byte, len(buf), 2*cap(buf))
+			// Grow by doubling, never past the packet, so a header claiming
+			// 256 MB costs memory only as the bytes really arrive.
+			size := 2 * cap(buf)
+			if total > cap(buf) && total < size {
+				size = total
+			}
+			nb := make([]byte, len(buf), size)
 			copy(nb, buf)
 			putBuf(buf)
 			buf = nb
@@ -309,8 +315,9 @@ func (c *conn) serve() {
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		c.srv.Stats.BytesReceived.Add(int64(n))
-		if n > 0 && c.keepalive > 0 && cap(buf)-len(buf) > 1000 && c.connected {
-			// Mosquitto counts a large packet still arriving as activity.
+		if n > 0 && c.keepalive > 0 && total-len(buf) > 1000 && c.connected {
+			// Mosquitto counts a large packet still arriving as activity
+			// while more than 1000 of its bytes are outstanding.
 			c.nc.SetReadDeadline(time.Now().Add(c.keepalive * 3 / 2))
 		}
 		if err != nil && n == 0 {
