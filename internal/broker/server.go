@@ -232,7 +232,8 @@ func (s *Server) acceptLoop(l *listener) {
 
 func (s *Server) accept(l *listener, nc net.Conn) {
 	ip, port := splitHostPort(nc.RemoteAddr())
-	if l.spec.MaxConnections >= 0 && l.count.Load() >= int64(l.spec.MaxConnections) {
+	// Mosquitto checks max_connections > 0: 0, like -1, means unlimited.
+	if l.spec.MaxConnections > 0 && l.count.Load() >= int64(l.spec.MaxConnections) {
 		s.log.Log(logcat.MaxConnections, ip)
 		nc.Close()
 		return
