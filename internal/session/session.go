@@ -164,29 +164,32 @@ const (
 // NumDropReasons is the number of DropReason values (for counters).
 const NumDropReasons = int(numDropReasons)
 
-func (s *Session) windowOpen(size int64) bool {
+func (s *Session) windowOpen() bool {
 	if s.lim.MaxInflight > 0 && len(s.inflight) >= s.lim.MaxInflight {
 		return false
 	}
-	if s.lim.MaxInflightBytes > 0 && s.inBytes+size > s.lim.MaxInflightBytes && len(s.inflight) > 0 {
+	// Like Mosquitto's db__ready_for_flight: the bytes already in flight
+	// must be below the limit; the new message may take them past it.
+	if s.lim.MaxInflightBytes > 0 && s.inBytes >= s.lim.MaxInflightBytes {
 		return false
 	}
 	return true
 }
 
-func (s *Session) queueAllows(size int64, online bool) bool {
-	n := len(s.queue)
-	if online && s.lim.MaxInflight > 0 {
+// queueAllows follows Mosquitto's db__ready_for_queue: the messages and
+// bytes already queued must be below the limits, less the window (count and
+// max_inflight_bytes) for a connected client.
+func (s *Session) queueAllows(online bool) bool {
+	n, nb := len(s.queue), s.qBytes
+	if online {
 		// Mosquitto lets a connected client queue max_queued_messages beyond the window.
 		n -= s.lim.MaxInflight
-		if n < 0 {
-			n = 0
-		}
+		nb -= s.lim.MaxInflightBytes
 	}
 	if s.lim.MaxQueued > 0 && n >= s.lim.MaxQueued {
 		return false
 	}
-	if s.lim.MaxQueuedBytes > 0 && s.qBytes+size > s.lim.MaxQueuedBytes {
+	if s.lim.MaxQueuedBytes > 0 && nb >= s.lim.MaxQueuedBytes {
 		return false
 	}
 	return true
@@ -205,17 +208,17 @@ func (s *Session) Deliver(m *Message, qos byte, retain bool, subIDs []uint32, on
 		if !s.lim.QueueQoS0 {
 			return nil, Dropped, DropQoS0Offline
 		}
-		if !s.queueAllows(m.Size(), false) {
+		if !s.queueAllows(false) {
 			return nil, Dropped, DropQueueFull
 		}
 		s.push(o)
 		return o, Queued, NotDropped
 	}
-	if online && len(s.queue) == 0 && s.windowOpen(m.Size()) {
+	if online && len(s.queue) == 0 && s.windowOpen() {
 		s.track(o)
 		return o, SendNow, NotDropped
 	}
-	if !s.queueAllows(m.Size(), online) {
+	if !s.queueAllows(online) {
 		return nil, Dropped, DropQueueFull
 	}
 	s.push(o)
@@ -251,7 +254,7 @@ func (s *Session) Promote(now int64) []*Outbound {
 			continue
 		}
 		if o.QoS > 0 {
-			if !s.windowOpen(o.Msg.Size()) {
+			if !s.windowOpen() {
 				break
 			}
 			s.track(o)
