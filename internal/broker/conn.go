@@ -331,7 +331,8 @@ func (c *conn) serve() {
 // checkLength applies max_packet_size and the CONNECT cap before the body is
 // read. It reports false when the connection must close.
 func (c *conn) checkLength(first byte, rem int) bool {
-	if !c.connected && rem > maxConnectLen {
+	// Mosquitto checks every CONNECT by type, a second one included.
+	if packet.Type(first>>4) == packet.CONNECT && rem > maxConnectLen {
 		c.fail(reasonMalformed)
 		return false
 	}
