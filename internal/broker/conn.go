@@ -369,6 +369,13 @@ func (c *conn) cleanup() {
 	text := c.errText
 	c.wmu.Unlock()
 
+	// The session goes offline before the line is logged, so whoever sees
+	// the line also sees the session offline (Mosquitto is single-threaded);
+	// the will follows the line, as in Mosquitto.
+	var will *session.Will
+	if c.sess != nil {
+		will = c.srv.detach(c, r)
+	}
 	log := c.srv.log
 	if int(r) < len(reasonEntries) && reasonEntries[r] != nil && log.On(reasonEntries[r]) {
 		switch r {
@@ -378,8 +385,8 @@ func (c *conn) cleanup() {
 			log.Log(reasonEntries[r], c.name())
 		}
 	}
-	if c.sess != nil {
-		c.srv.detach(c, r)
+	if will != nil {
+		c.srv.publishWill(will)
 	}
 }
 

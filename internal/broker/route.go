@@ -200,16 +200,16 @@ func (s *Server) attach(c *conn, id string, clean bool, expiry uint32, lim sessi
 }
 
 // detach unbinds a closing connection from its session; clean sessions end,
-// persistent ones stay for later. The will is published unless the client
-// disconnected cleanly or the session was taken over.
-func (s *Server) detach(c *conn, r closeReason) {
+// persistent ones stay for later. It returns the will to publish: nil if the
+// client disconnected cleanly or the session was taken over.
+func (s *Server) detach(c *conn, r closeReason) *session.Will {
 	ss := c.sess
 	s.mu.Lock()
 	ss.Mu.Lock()
 	if ss.Conn != c {
 		ss.Mu.Unlock()
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	ss.Conn = nil
 	will := ss.Will
@@ -228,9 +228,10 @@ func (s *Server) detach(c *conn, r closeReason) {
 	if end {
 		s.dropSubscriptions(ss)
 	}
-	if will != nil && r != reasonDisconnect && r != reasonTakenOver {
-		s.publishWill(will)
+	if r == reasonDisconnect || r == reasonTakenOver {
+		return nil
 	}
+	return will
 }
 
 func (s *Server) publishWill(w *session.Will) {
