@@ -96,7 +96,14 @@ func StartBroker(t testing.TB, conf string, args ...string) *Broker {
 
 func startProcess(t testing.TB, args ...string) *Broker {
 	t.Helper()
-	cmd := exec.Command(midgeBin, args...)
+	return startBin(t, midgeBin, args...)
+}
+
+// startBin starts bin (midge, or another broker such as Debian's mosquitto
+// for the compat test) and collects its log from stderr and stdout.
+func startBin(t testing.TB, bin string, args ...string) *Broker {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
