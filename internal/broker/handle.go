@@ -33,6 +33,17 @@ func (c *conn) handle(first byte, body []byte) bool {
 			c.fail(reasonProtocol)
 		}
 		return false
+	case packet.SUBSCRIBE, packet.UNSUBSCRIBE:
+		// Mosquitto logs the receipt as soon as the header flags are right,
+		// before reading the body, so a body it then rejects (packet id 0,
+		// no filters, truncated) still shows the line.
+		if first&0x0F == 0x2 {
+			e := logcat.RecvSubscribe
+			if t == packet.UNSUBSCRIBE {
+				e = logcat.RecvUnsub
+			}
+			c.logf(e, c.id)
+		}
 	}
 	p, err := packet.Decode(first, body, c.version)
 	if err != nil {

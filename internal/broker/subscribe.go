@@ -18,7 +18,6 @@ type retainedSend struct {
 func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 	s := c.srv
 	o := s.Options()
-	c.logf(logcat.RecvSubscribe, c.id)
 	codes := make([]packet.ReasonCode, 0, len(p.Subscriptions))
 	var pending []retainedSend
 	for _, sub := range p.Subscriptions {
@@ -109,7 +108,6 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 
 func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) bool {
 	s := c.srv
-	c.logf(logcat.RecvUnsub, c.id)
 	codes := make([]packet.ReasonCode, 0, len(p.Filters))
 	for _, f := range p.Filters {
 		if f == "" {
