@@ -33,7 +33,7 @@ type Explanation struct {
 func Explain(r *Record, lang Lang) Explanation {
 	var ex Explanation
 	if r.Event == Unknown {
-		ex.Summary = pick(lang, "Not a known Mosquitto or midge log line; kept as it is.", "不是已知的 Mosquitto 或 midge 日志行,原样保留。")
+		ex.Summary = pick(lang, "Not a known Mosquitto or midge log line; kept as it is.", "这一行不属于已知的 Mosquitto 或 midge 日志格式,照原样保留。")
 		if r.Note != "" {
 			ex.Notes = append(ex.Notes, r.Note)
 		}
@@ -42,7 +42,7 @@ func Explain(r *Record, lang Lang) Explanation {
 	if t, ok := eventText[r.Event]; ok {
 		ex.Summary = fill(t[lang], r)
 	} else {
-		ex.Summary = fmt.Sprintf(pick(lang, "Broker message of type %s (event %s).", "服务器 %s 级别消息(事件 %s)。"), r.Level, r.Event)
+		ex.Summary = fmt.Sprintf(pick(lang, "Broker message of type %s (event %s).", "broker 的 %s 类日志(事件 %s)。"), r.Level, r.Event)
 	}
 	for _, f := range r.Fields {
 		tok := f.Value
@@ -113,74 +113,74 @@ func fieldText(r *Record, f Field, lang Lang) string {
 	}
 	switch f.Name {
 	case "address":
-		return sw("the client's IP address (IPv6 is printed bare, without brackets)", "客户端的IP地址(IPv6 地址不带方括号)")
+		return sw("address the connection comes from (an IPv6 address is printed bare, without brackets)", "对端地址,即连接从哪台主机发起(IPv6 地址不加方括号)")
 	case "port":
-		return sw("the client's source port (2.0 and later print it)", "客户端的源端口(2.0 起才打印)")
+		return sw("source port on the client's side (printed since 2.0)", "对端的源端口(2.0 起才出现在日志里)")
 	case "listener_port":
-		return sw("the broker port (listener) the client connected to", "连接的服务器端口号")
+		return sw("port of the broker's listener that accepted the connection", "接受这条连接的 listener 端口,也就是 broker 一侧的端口")
 	case "client":
 		if v == "<unknown>" {
-			return sw("no client id: the connection ended before a CONNECT was accepted", "没有客户端 ID:连接在 CONNECT 被接受之前就结束了")
+			return sw("no client id: the connection ended before a CONNECT was accepted", "没有 ClientID:连接在 CONNECT 通过之前就已结束")
 		}
 		if r.Event == "connack.send" && (strings.Count(v, ".") == 3 || strings.Contains(v, ":")) {
-			return sw("the peer address, printed because no client id is known yet", "对端地址(此时还没有客户端 ID)")
+			return sw("the peer address, printed because no client id is known yet", "对端地址:此刻还不知道 ClientID,只好打印地址")
 		}
-		return sw("the client id (ClientID) "+v, "客户端ID(ClientID)为'"+v+"'")
+		return sw("client id (ClientID) "+v, "ClientID:"+v)
 	case "protocol":
 		names := map[string]string{"1": "MQTT 3.1 (MQIsdp)", "2": "MQTT 3.1.1", "5": "MQTT 5.0"}
-		return sw("protocol version: ", "协议版本:") + names[v]
+		return sw("protocol version: ", "MQTT 版本:") + names[v]
 	case "clean":
 		if v == "0" {
-			return sw("clean session = false: the broker keeps the session (subscriptions, queued QoS 1/2 messages) after the client disconnects",
-				"表示 cleanSession=false,不清除 session:客户端断开后服务器保留其订阅和未送达的 QoS 1/2 消息")
+			return sw("clean session off (c0): after the client disconnects the broker keeps its session (subscriptions, queued QoS 1/2 messages)",
+				"c0 即 clean session 关闭:客户端下线后,broker 仍保存它的订阅和尚未送达的 QoS 1/2 消息")
 		}
-		return sw("clean session = true: the session is discarded when the client disconnects",
-			"表示 cleanSession=true,断开时清除 session")
+		return sw("clean session on (c1): the session is thrown away when the client disconnects",
+			"c1 即 clean session 开启:客户端一下线,它的会话就被丢弃")
 	case "keepalive":
 		if n == 0 {
-			return sw("keepalive = 0: the client never has to send anything; the broker does not time it out", "keep-alive=0:不启用心跳,服务器不会因超时断开它")
+			return sw("keepalive 0: the client never has to send anything; the broker does not time it out", "keepalive 为 0:客户端可以一直不发报文,broker 不会因为超时断开它")
 		}
-		return fmt.Sprintf(sw("keepalive = %ds: the client sends a packet (PINGREQ if idle) at least every %d s; after %s s of silence (1.5 × keepalive) the broker drops it",
-			"表示 keep-alive=%ds:客户端至少每 %d 秒发送一个报文(空闲时发 PINGREQ 心跳);静默超过 %s 秒(1.5 倍)服务器会断开它"), n, n, onePointFive(n))
+		return fmt.Sprintf(sw("keepalive %d s: the client sends a packet (PINGREQ if idle) at least every %d s; after %s s of silence (1.5 × keepalive) the broker drops it",
+			"keepalive 为 %d 秒:客户端每 %d 秒内至少要发一个报文(没事可发就发 PINGREQ);连续 %s 秒(1.5 倍)听不到它,broker 就断开连接"), n, n, onePointFive(n))
 	case "username":
-		return sw("logged in with username "+v, "表示使用的服务器账号为"+v)
+		return sw("username given in the CONNECT: "+v, "CONNECT 里带的登录名:"+v)
 	case "dup":
 		if v == "1" {
-			return sw("DUP = 1: a re-delivery of a message sent before (after a reconnect)", "DUP=1:重发的消息(重连后重新投递)")
+			return sw("DUP flag 1: a repeat of a message already sent once (re-sent after a reconnect)", "DUP 标志为 1:这是一次重发,消息此前已发过(重连后补发)")
 		}
-		return sw("DUP = 0: the MQTT header's DUP flag is clear, first delivery attempt", "d 表示 MQTT 报头的 DUP 字段,0 表示首次发送")
+		return sw("DUP flag 0: first attempt to deliver this message", "DUP 标志为 0:这条消息是第一次发送")
 	case "qos":
-		q := map[string][2]string{"0": {"at most once, no acknowledgement", "最多一次,无确认"},
-			"1": {"at least once, acknowledged by PUBACK", "至少一次,用 PUBACK 确认"},
-			"2": {"exactly once, four-step PUBLISH/PUBREC/PUBREL/PUBCOMP handshake", "有且只有一次,四步握手 PUBLISH/PUBREC/PUBREL/PUBCOMP"}}[v]
+		q := map[string][2]string{"0": {"at most once, nothing acknowledges it", "至多送达一次,对方不回确认"},
+			"1": {"at least once, the receiver answers with PUBACK", "至少送达一次,接收方回 PUBACK"},
+			"2": {"exactly once, by the four packets PUBLISH, PUBREC, PUBREL, PUBCOMP", "恰好送达一次,靠 PUBLISH、PUBREC、PUBREL、PUBCOMP 四个报文完成"}}[v]
 		return fmt.Sprintf("QoS %s: %s", v, q[lang])
 	case "retain":
 		if v == "1" {
 			if r.Event == "publish.send" {
-				return sw("RETAIN = 1: this is a stored retained message, sent because the client just subscribed", "RETAIN=1:这是服务器保存的保留消息,因客户端刚订阅而发送")
+				return sw("RETAIN flag 1: a stored retained message, sent because the client has just subscribed", "RETAIN 标志为 1:客户端刚订阅,broker 把存着的保留消息补发给它")
 			}
-			return sw("RETAIN = 1: the broker stores this message as the topic's last known value for future subscribers", "RETAIN=1:服务器把这条消息作为该主题的保留消息,发给以后的订阅者")
+			return sw("RETAIN flag 1: the broker keeps this message as the topic's last known value for later subscribers", "RETAIN 标志为 1:broker 会把它留作该主题的最新值,以后谁订阅就先收到它")
 		}
-		return sw("RETAIN = 0: a normal (live) message", "RETAIN=0:普通消息(非保留)")
+		return sw("RETAIN flag 0: an ordinary live message, not kept", "RETAIN 标志为 0:普通的实时消息,broker 不保留")
 	case "mid":
 		if v == "0" {
-			return sw("message id 0: QoS 0 messages have no packet identifier", "消息ID为0:QoS 0 消息没有报文标识符")
+			return sw("message id 0: a QoS 0 message carries no packet identifier", "mid 为 0:QoS 0 消息不带报文编号")
 		}
 		if strings.HasSuffix(r.Event, ".send") && r.Event != "puback.send" && r.Event != "pubrec.send" && r.Event != "pubcomp.send" {
-			return sw("message id (mid) "+v+", chosen by the broker for this client", "消息ID(mid)"+v+",由服务器为该客户端分配")
+			return sw("message id (mid) "+v+", picked by the broker for this client", "mid "+v+":broker 为这个客户端挑的报文编号")
 		}
-		return sw("message id (mid) "+v+": the packet identifier that ties the handshake steps together", "消息ID(mid)"+v+":把握手各步骤关联起来的报文标识符")
+		return sw("message id (mid) "+v+": the packet identifier that ties the handshake steps together", "mid "+v+":报文编号,同一次交接的几个报文靠它对上号")
 	case "bytes":
-		return sw("payload size "+v+" bytes (the payload itself is never logged)", "消息体大小为 "+v+" 字节(日志不记录内容本身)")
+		return sw("payload size "+v+" bytes (the payload itself is never logged)", "载荷长 "+v+" 字节(日志从不打印内容本身)")
 	case "topic":
-		return sw("topic "+v, "消息主题为'"+v+"'")
+		return sw("topic "+v, "主题:"+v)
 	case "filter":
-		return sw("topic filter "+v+" (may contain + and # wildcards)", "主题过滤器 "+v+"(可含 + 和 # 通配符)")
+		return sw("topic filter "+v+" (may contain + and # wildcards)", "订阅过滤器:"+v+"(可以带 + 和 # 通配符)")
 	case "session_present":
 		if v == "1" {
-			return sw("session present = 1: a stored session was resumed", "session present=1:恢复了已保存的会话")
+			return sw("session present 1: a stored session was resumed", "session present 为 1:接上了之前保存的会话")
 		}
-		return sw("session present = 0: no stored session", "session present=0:没有已保存的会话")
+		return sw("session present 0: no stored session", "session present 为 0:没有可接续的旧会话")
 	case "rc":
 		return rcText(r, n, lang)
 	}
@@ -195,12 +195,12 @@ func onePointFive(k int) string {
 }
 
 var connackV3 = [][2]string{
-	{"connection accepted", "连接成功"},
-	{"refused: unacceptable protocol version", "拒绝:协议版本不可接受"},
-	{"refused: client id rejected", "拒绝:ClientID 被拒绝"},
-	{"refused: server unavailable", "拒绝:服务器不可用"},
-	{"refused: bad username or password", "拒绝:用户名或密码错误"},
-	{"refused: not authorised", "拒绝:未授权"},
+	{"connection accepted", "接受连接"},
+	{"refused: unacceptable protocol version", "拒绝:不接受该协议版本"},
+	{"refused: client id rejected", "拒绝:ClientID 不被接受"},
+	{"refused: server unavailable", "拒绝:broker 暂不可用"},
+	{"refused: bad username or password", "拒绝:登录名或密码不对"},
+	{"refused: not authorised", "拒绝:没有权限"},
 }
 
 var reasonV5 = map[int][2]string{
@@ -229,8 +229,8 @@ func handshakeStep(r *Record, lang Lang) string {
 	if ev == "ack.recv" {
 		ev = strings.ToLower(r.Get("packet")) + ".recv"
 	}
-	in := pick(lang, "client → broker (the client publishes)", "客户端 → 服务器(客户端发布)")
-	out := pick(lang, "broker → client (the broker delivers)", "服务器 → 客户端(服务器投递)")
+	in := pick(lang, "client → broker (the client publishes)", "客户端 → broker(客户端在发布)")
+	out := pick(lang, "broker → client (the broker delivers)", "broker → 客户端(broker 在投递)")
 	var step, of int
 	var dir string
 	switch ev {
@@ -267,20 +267,20 @@ func handshakeStep(r *Record, lang Lang) string {
 		return ""
 	}
 	names := map[int][2]string{
-		1: {"PUBLISH (the message)", "PUBLISH(发布消息)"},
-		2: {"PUBREC (received; guaranteed delivery part 1)", "PUBREC(发布收到,有保证交付的第一部分)"},
-		3: {"PUBREL (release; guaranteed delivery part 2)", "PUBREL(发布释放,有保证交付的第二部分)"},
-		4: {"PUBCOMP (complete; guaranteed delivery part 3, the exchange is finished)", "PUBCOMP(发布完成,有保证交付的第三部分,至此一次发布完成)"},
+		1: {"PUBLISH (carries the message)", "PUBLISH(消息本身)"},
+		2: {"PUBREC (the receiver has the message and remembers its id)", "PUBREC(接收方已拿到消息并记下编号)"},
+		3: {"PUBREL (the sender lets the receiver release it)", "PUBREL(发送方通知接收方可以放行)"},
+		4: {"PUBCOMP (the receiver confirms; nothing of this exchange is left in flight)", "PUBCOMP(接收方收尾,这次交接再无待办)"},
 	}
 	name := names[step][lang]
 	if of == 2 && step == 2 {
-		name = pick(lang, "PUBACK (acknowledged; the exchange is finished)", "PUBACK(发布确认,至此一次发布完成)")
+		name = pick(lang, "PUBACK (the receiver acknowledges; nothing is left in flight)", "PUBACK(接收方确认,这次交接再无待办)")
 	}
 	qos := 1
 	if of == 4 {
 		qos = 2
 	}
-	return fmt.Sprintf(pick(lang, "QoS %d handshake, step %d of %d, %s: %s", "QoS %d 握手,第 %d/%d 步,%s:%s"), qos, step, of, dir, name)
+	return fmt.Sprintf(pick(lang, "QoS %d handshake, step %d of %d, %s: %s", "QoS %d 交接,共 %[3]d 步中的第 %[2]d 步,%[4]s:%[5]s"), qos, step, of, dir, name)
 }
 
 // humanTime renders a record's timestamp for people.

@@ -92,16 +92,16 @@ func TestSeedFields(t *testing.T) {
 		fields []want
 		note   string
 	}{
-		{"conn.new", []want{{"121.201.8.163", "IP address", "IP地址"}, {"1883", "broker port", "服务器端口号"}}, ""},
-		{"connect.ok", []want{{"121.201.8.163", "IP address", "IP地址"}, {"zhoujing", "client id", "ClientID"}, {"c0", "clean session = false", "cleanSession=false"},
-			{"k60", "keepalive = 60s", "keep-alive=60s"}, {"ujoyo", "username joyo", "账号为joyo"}}, ""},
-		{"connack.send", []want{{"zhoujing", "client id", "ClientID"}, {"0", "connection accepted", "连接成功"}}, ""},
+		{"conn.new", []want{{"121.201.8.163", "address the connection comes from", "对端地址"}, {"1883", "broker's listener", "listener 端口"}}, ""},
+		{"connect.ok", []want{{"121.201.8.163", "address the connection comes from", "对端地址"}, {"zhoujing", "client id", "ClientID"}, {"c0", "clean session off", "clean session 关闭"},
+			{"k60", "keepalive 60 s", "keepalive 为 60 秒"}, {"ujoyo", "username given in the CONNECT: joyo", "登录名:joyo"}}, ""},
+		{"connack.send", []want{{"zhoujing", "client id", "ClientID"}, {"0", "connection accepted", "接受连接"}}, ""},
 		{"subscribe.recv", []want{{"zhoujing", "client id", "ClientID"}}, ""},
-		{"subscribe.topic", []want{{"jiji/chat/9", "filter", "主题过滤器"}, {"q2", "exactly once", "有且只有一次"}}, ""},
+		{"subscribe.topic", []want{{"jiji/chat/9", "filter", "订阅过滤器"}, {"q2", "exactly once", "恰好送达一次"}}, ""},
 		{"subscribe.granted", []want{{"zhoujing", "", ""}, {"q2", "", ""}, {"jiji/chat/9", "", ""}}, ""},
 		{"suback.send", []want{{"zhoujing", "", ""}}, ""},
-		{"publish.send", []want{{"zhoujing", "", ""}, {"d0", "DUP", "DUP"}, {"q2", "QoS 2", "QoS 2"}, {"r0", "RETAIN = 0", "RETAIN=0"},
-			{"m1", "message id", "消息ID"}, {"jiji/chat/9", "topic", "主题"}, {"396", "396 bytes", "396 字节"}}, "step 1 of 4, broker → client"},
+		{"publish.send", []want{{"zhoujing", "", ""}, {"d0", "DUP", "DUP"}, {"q2", "QoS 2", "QoS 2"}, {"r0", "RETAIN flag 0", "RETAIN 标志为 0"},
+			{"m1", "message id", "报文编号"}, {"jiji/chat/9", "topic", "主题"}, {"396", "396 bytes", "396 字节"}}, "step 1 of 4, broker → client"},
 		{"pubrec.recv", []want{{"zhoujing", "", ""}, {"m1", "", ""}}, "step 2 of 4, broker → client"},
 		{"pubrel.send", []want{{"zhoujing", "", ""}, {"m1", "", ""}}, "step 3 of 4, broker → client"},
 		{"pubcomp.recv", []want{{"zhoujing", "", ""}, {"m1", "", ""}}, "step 4 of 4, broker → client"},
@@ -123,8 +123,8 @@ func TestSeedFields(t *testing.T) {
 		"connect.takeover":    {"already connected", "接管"},
 		"pingreq.recv":        {"Heartbeat", "心跳"},
 		"pingresp.send":       {"PINGRESP", "PINGRESP"},
-		"client.timeout":      {"1.5 × its keepalive", "1.5 倍 keepalive"},
-		"client.socket_error": {"without a DISCONNECT", "socket 异常"},
+		"client.timeout":      {"1.5 × its keepalive", "keepalive 的 1.5 倍"},
+		"client.socket_error": {"without a DISCONNECT", "套接字出错"},
 	}
 	data, err := os.ReadFile("testdata/seed.log")
 	if err != nil {
