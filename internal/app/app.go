@@ -224,6 +224,11 @@ type runner struct {
 func (r *runner) run() int {
 	cfg := r.cfg
 	log := r.log
+	// Signals are caught from the start, so a SIGHUP or SIGTERM that arrives
+	// while listeners open is handled, not fatal.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
 	if code := dropPrivileges(log, cfg.User); code != 0 {
 		return code
 	}
@@ -265,9 +270,6 @@ func (r *runner) run() int {
 		return code
 	}
 	log.Log(logcat.Running, CompatVersion)
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	done := make(chan struct{})
 	go func() { r.srv.Serve(); close(done) }()
 	for sig := range sigs {

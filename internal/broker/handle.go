@@ -384,9 +384,7 @@ func (c *conn) resume(ss *session.Session) {
 		o.Dup = true
 		c.writePublish(ss, o, now)
 	}
-	for _, o := range ss.Promote(now) {
-		c.writePublish(ss, o, now)
-	}
+	c.promote(ss, now)
 }
 
 func b2i(b bool) int {

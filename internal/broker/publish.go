@@ -185,10 +185,7 @@ func (c *conn) handleAck(a *packet.Ack) bool {
 			ok = ss.Pubcomp(a.PacketID)
 		}
 		if ok {
-			now := time.Now().Unix()
-			for _, o := range ss.Promote(now) {
-				c.writePublish(ss, o, now)
-			}
+			c.promote(ss, time.Now().Unix())
 		}
 		ss.Mu.Unlock()
 		if !ok {
@@ -231,6 +228,18 @@ func (c *conn) handleAck(a *packet.Ack) bool {
 		c.sendAck(logcat.SendPubcomp, packet.PUBCOMP, a.PacketID, code)
 	}
 	return true
+}
+
+// promote sends what the session's window now admits from its queue and
+// counts queued messages that expired. ss.Mu held.
+func (c *conn) promote(ss *session.Session, now int64) {
+	out, expired := ss.Promote(now)
+	if expired > 0 {
+		c.srv.Stats.Dropped[DropExpired].Add(int64(expired))
+	}
+	for _, o := range out {
+		c.writePublish(ss, o, now)
+	}
 }
 
 // writePublish encodes an outbound PUBLISH into the connection's buffer and

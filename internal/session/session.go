@@ -243,14 +243,15 @@ func (s *Session) track(o *Outbound) {
 
 // Promote moves queued messages into the window, in FIFO order, and returns
 // those to send now. QoS 0 messages queued while offline are returned too
-// (untracked). now is used to discard expired messages. Lock held.
-func (s *Session) Promote(now int64) []*Outbound {
-	var out []*Outbound
+// (untracked). Messages whose expiry has passed by now are discarded and
+// counted in expired. Lock held.
+func (s *Session) Promote(now int64) (out []*Outbound, expired int) {
 	i := 0
 	for ; i < len(s.queue); i++ {
 		o := s.queue[i]
-		if o.Msg.ExpiresAt != 0 && o.Msg.ExpiresAt <= now {
+		if o.Msg.ExpiresAt > 0 && o.Msg.ExpiresAt <= now {
 			s.qBytes -= o.Msg.Size()
+			expired++
 			continue
 		}
 		if o.QoS > 0 {
@@ -263,7 +264,7 @@ func (s *Session) Promote(now int64) []*Outbound {
 		out = append(out, o)
 	}
 	s.queue = append(s.queue[:0], s.queue[i:]...)
-	return out
+	return out, expired
 }
 
 func (s *Session) remove(i int) *Outbound {

@@ -97,7 +97,7 @@ func TestPubackPromotes(t *testing.T) {
 	if in, qd := s.Counts(); in != 2 || qd != 3 {
 		t.Fatalf("counts %d %d", in, qd)
 	}
-	if out := s.Promote(0); len(out) != 0 {
+	if out, _ := s.Promote(0); len(out) != 0 {
 		t.Fatalf("promoted %d with a full window", len(out))
 	}
 	if s.Puback(9) {
@@ -106,13 +106,13 @@ func TestPubackPromotes(t *testing.T) {
 	if !s.Puback(1) {
 		t.Fatal("puback 1")
 	}
-	out := s.Promote(0)
+	out, _ := s.Promote(0)
 	if len(out) != 1 || string(out[0].Msg.Payload) != "2" || out[0].Mid != 3 || out[0].State != WaitPuback {
 		t.Fatalf("promoted %+v", out)
 	}
 	s.Puback(2)
 	s.Puback(3)
-	out = s.Promote(0)
+	out, _ = s.Promote(0)
 	if len(out) != 2 || string(out[0].Msg.Payload) != "3" || string(out[1].Msg.Payload) != "4" {
 		t.Fatalf("promoted %+v", out)
 	}
@@ -163,9 +163,9 @@ func TestPromoteDropsExpired(t *testing.T) {
 	s := New("c", Limits{MaxQueuedBytes: 100})
 	s.Deliver(&Message{Topic: "t", Payload: []byte("old"), ExpiresAt: 5}, 1, false, nil, false)
 	s.Deliver(&Message{Topic: "t", Payload: []byte("new")}, 1, false, nil, false)
-	out := s.Promote(10)
-	if len(out) != 1 || string(out[0].Msg.Payload) != "new" {
-		t.Fatalf("promoted %+v", out)
+	out, expired := s.Promote(10)
+	if len(out) != 1 || string(out[0].Msg.Payload) != "new" || expired != 1 {
+		t.Fatalf("promoted %+v, expired %d", out, expired)
 	}
 	if s.qBytes != 0 {
 		t.Fatalf("queued bytes %d after promote", s.qBytes)
