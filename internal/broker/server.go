@@ -66,6 +66,38 @@ type Security struct {
 	AllowAnonymous          bool   // allow_anonymous (resolved)
 	AllowZeroLengthClientID bool   // allow_zero_length_clientid
 	AutoIDPrefix            string // auto_id_prefix
+	// Auth, when set, decides logins and topic access (password_file,
+	// acl_file). When nil, anonymous access alone decides (reference §4.2)
+	// and every topic is allowed, except client writes to $SYS.
+	Auth Auth
+}
+
+// Access is what a client wants to do with a topic.
+type Access int
+
+const (
+	AccessRead      Access = 1 // receive a message (checked per delivery)
+	AccessWrite     Access = 2 // publish (and a will, when it is sent)
+	AccessSubscribe Access = 4 // subscribe to a filter
+)
+
+// Client identifies a connected client to an Auth.
+type Client struct {
+	ID       string
+	Username string // "" when none was given
+	HasUser  bool
+	Listener int // port of the listener the client came in on
+}
+
+// Auth is the authentication and authorisation hook (issue: password and ACL
+// files). Implementations must be safe for concurrent use and fast: Allow
+// runs on the delivery path.
+type Auth interface {
+	// Login decides a CONNECT, anonymous access included. false sends
+	// CONNACK 5 (v3) / 0x87 (v5) and "Client %s disconnected, not authorised."
+	Login(c Client, password []byte, hasPassword bool) bool
+	// Allow decides a topic access.
+	Allow(c Client, topic string, a Access) bool
 }
 
 // Server is one broker.
@@ -151,13 +183,21 @@ func (s *Server) Listen(l Listener) (net.Addr, error) {
 	} else {
 		s.log.Log(logcat.ListenIPv4, l.Port)
 	}
+	s.AddListener(ln, l)
+	return ln.Addr(), nil
+}
+
+// AddListener serves MQTT on a listener the caller opened: TLS, websockets
+// or a unix socket wrap their own net.Listener and hand it here, so the
+// broker itself is transport-agnostic. The caller logs the opening line.
+// Connections' RemoteAddr gives the address printed in the logs.
+func (s *Server) AddListener(ln net.Listener, l Listener) {
 	nl := &listener{spec: l, ln: ln}
 	sec := l.Security
 	nl.sec.Store(&sec)
 	s.lnMu.Lock()
 	s.listeners = append(s.listeners, nl)
 	s.lnMu.Unlock()
-	return ln.Addr(), nil
 }
 
 // ErrorText renders a Go network error the way strerror would print it.
