@@ -45,6 +45,10 @@ type ClientStat struct {
 	BytesOut    int64  `json:"bytes_out"` // payload bytes delivered to it
 	Recent      []Conn `json:"recent_connections"`
 	open        *Conn
+	// sentDisconnect: its last line was "Received DISCONNECT", already
+	// counted as a clean disconnect (2.0 follows it with "Client %s
+	// disconnected.", 1.x prints nothing more).
+	sentDisconnect bool
 }
 
 // TopicStat aggregates one topic.
@@ -164,6 +168,12 @@ func (s *Summary) Add(r *Record) {
 		s.Last = stampOf(r)
 	}
 	id := r.Get("client")
+	if r.Event == "client.disconnected" {
+		if c := s.clients[id]; c != nil && c.sentDisconnect {
+			c.sentDisconnect = false
+			return
+		}
+	}
 	if label, ok := reasonEvents[r.Event]; ok {
 		// 1.x logs a timeout and then "Socket error" for the same close.
 		if r.Event == "client.socket_error" && s.lastTimeout == id {
@@ -185,6 +195,13 @@ func (s *Summary) Add(r *Record) {
 		return
 	}
 	switch r.Event {
+	case "disconnect.recv":
+		// The connection ends here; 1.x logs no later line for it.
+		if c := s.clients[id]; c != nil && c.open != nil {
+			s.reasons[reasonEvents["client.disconnected"]]++
+			s.endConn(c, r, "disconnected")
+			c.sentDisconnect = true
+		}
 	case "conn.new":
 		if r.HasTime && len(s.minutes) < maxMinutes {
 			s.minutes[r.Time.Format("2006-01-02 15:04")]++
@@ -209,6 +226,7 @@ func (s *Summary) Add(r *Record) {
 		if c.open != nil { // previous connection ended without a line we know
 			s.endConn(c, r, "unlogged")
 		}
+		c.sentDisconnect = false
 		c.Connections++
 		c.open = &conn
 	case "publish.recv", "publish.send":
