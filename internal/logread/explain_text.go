@@ -6,6 +6,7 @@ var eventText = map[string][2]string{
 	"broker.starting":       {"The broker process started (version {version}).", "broker 进程已启动,版本号 {version}。"},
 	"broker.running":        {"All listeners are open; the broker is ready for clients.", "全部监听端口都已就绪,从现在起可以接入客户端。"},
 	"broker.terminating":    {"The broker is shutting down (SIGINT/SIGTERM); a final persistence save may follow.", "broker 收到 SIGINT/SIGTERM,正在退出;退出前可能还会写一次持久化文件。"},
+	"broker.root":           {"The broker is still running as root after start-up: it was started as root and did not switch to another account (user root in the configuration). It works, but a dedicated unprivileged account is safer.", "broker 启动后仍以 root 身份运行:它由 root 启动,且没有切换到别的账号(配置里写了 user root)。能正常工作,但改用专门的低权限账号更安全。"},
 	"broker.config_loaded":  {"Configuration was read from {path}.", "本次启动读取的配置文件是 {path}。"},
 	"broker.default_config": {"No configuration file was given (-c); built-in defaults are used.", "启动时没有用 -c 给出配置文件,一切按内置默认值运行。"},
 	"broker.local_only":     {"No listener is configured, so 2.0 listens on the loopback interface only.", "配置里没有任何 listener,所以 2.0 只在本机回环接口上提供服务。"},
