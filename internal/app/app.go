@@ -272,6 +272,7 @@ func (r *runner) run() int {
 	log.Log(logcat.Running, CompatVersion)
 	done := make(chan struct{})
 	go func() { r.srv.Serve(); close(done) }()
+	go r.srv.RunSys(broker.SysOptions{Interval: time.Duration(cfg.SysInterval) * time.Second, Version: CompatVersion})
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGHUP:

@@ -13,6 +13,7 @@ import (
 func (c *conn) handlePublish(p *packet.Publish) bool {
 	s := c.srv
 	s.Stats.PublishReceived.Add(1)
+	s.Stats.PublishBytesIn.Add(int64(len(p.Payload)))
 	if p.QoS > c.l.spec.MaxQoS {
 		s.log.Log(logcat.PubQoSTooHigh, c.id)
 		if c.version == packet.V5 {
@@ -295,5 +296,6 @@ func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64)
 	c.endWrite(packet.AppendPublish(b, c.version, out))
 	c.srv.Stats.MessagesSent.Add(1)
 	c.srv.Stats.PublishSent.Add(1)
+	c.srv.Stats.PublishBytesOut.Add(int64(len(m.Payload)))
 	return true
 }

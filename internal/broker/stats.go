@@ -11,6 +11,8 @@ type Stats struct {
 	MessagesSent     atomic.Int64
 	PublishReceived  atomic.Int64
 	PublishSent      atomic.Int64
+	PublishBytesIn   atomic.Int64 // payload bytes of PUBLISH received
+	PublishBytesOut  atomic.Int64 // payload bytes of PUBLISH sent
 	BytesReceived    atomic.Int64
 	BytesSent        atomic.Int64
 
