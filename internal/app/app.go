@@ -278,13 +278,22 @@ func (r *runner) run() int {
 		case syscall.SIGHUP:
 			r.reload()
 		case syscall.SIGINT, syscall.SIGTERM:
-			log.Log(logcat.Terminating, CompatVersion)
+			log.Log(logcat.Terminating, r.version())
 			r.srv.Shutdown()
 			<-done
 			return exitOK
 		}
 	}
 	return exitOK
+}
+
+// version is the broker version the start and stop lines name: 1.3.5 in
+// the 1.3 dialect, so the pair matches a 1.3 log.
+func (r *runner) version() string {
+	if r.cfg.LogDialect == "1.3" {
+		return Version13
+	}
+	return CompatVersion
 }
 
 // startLogTopic serves log_dest topic: lines are handed to a goroutine that
