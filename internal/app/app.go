@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/midgemq/midge/internal/bench"
 	"github.com/midgemq/midge/internal/broker"
 	"github.com/midgemq/midge/internal/config"
 	"github.com/midgemq/midge/internal/logcat"
@@ -44,6 +45,9 @@ const (
 func Main(args []string) int {
 	if len(args) > 0 && args[0] == "logs" {
 		return logread.Main(args[1:], os.Stdin, os.Stdout, os.Stderr)
+	}
+	if len(args) > 0 && args[0] == "bench" {
+		return bench.Main(args[1:], os.Stdout, os.Stderr)
 	}
 	a, err := config.ParseArgs(args)
 	if err != nil {

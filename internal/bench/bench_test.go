@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/midgemq/midge/internal/broker"
+	"github.com/midgemq/midge/internal/logging"
+	"github.com/midgemq/midge/internal/session"
+)
+
+// startBroker runs an in-process midge on a free loopback port with the
+// limits bench/compare.sh uses (nothing queued or in flight is refused).
+func startBroker(t *testing.T) string {
+	t.Helper()
+	o := broker.DefaultOptions()
+	o.Limits = session.Limits{}
+	s := broker.New(logging.NewWriter(io.Discard, logging.Options{}), o)
+	addr, err := s.Listen(broker.Listener{Network: "tcp4", Addr: "127.0.0.1:0", MaxConnections: -1, MaxQoS: 2,
+		Security: broker.Security{AllowAnonymous: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	t.Cleanup(s.Shutdown)
+	return addr.String()
+}
+
+// TestSmoke runs each scenario briefly against midge and checks that
+// messages flowed with no loss and no duplicates. It asserts nothing about
+// speed: CI machines are shared.
+func TestSmoke(t *testing.T) {
+	addr := startBroker(t)
+	cases := []Config{
+		{Scenario: "fanin", Pubs: 3, QoS: 0},
+		{Scenario: "fanout", Subs: 5, QoS: 0},
+		{Scenario: "pairs", Pubs: 3, QoS: 1, Size: 256},
+		{Scenario: "fanin", Pubs: 2, QoS: 2},
+		{Scenario: "shared", Pubs: 2, Subs: 3, QoS: 1},
+		{Scenario: "pairs", Pubs: 1, QoS: 1, Rate: 2000},
+	}
+	for _, c := range cases {
+		c.Addr, c.Warmup, c.Duration, c.Pid = addr, 100*time.Millisecond, 700*time.Millisecond, os.Getpid()
+		res, err := Run(c)
+		if err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		}
+		name := res.Scenario + "/qos" + string('0'+res.QoS)
+		if res.MsgsPerSec <= 0 || res.Received == 0 {
+			t.Errorf("%s: nothing delivered: %+v", name, res)
+		}
+		if res.Lost != 0 || res.Duplicates != 0 || len(res.Errors) > 0 {
+			t.Errorf("%s: lost %d, duplicates %d, errors %v", name, res.Lost, res.Duplicates, res.Errors)
+		}
+		if res.Latency.Count == 0 || res.Latency.P50 <= 0 || res.Latency.P99 < res.Latency.P50 {
+			t.Errorf("%s: latency %+v", name, res.Latency)
+		}
+		if res.Broker == nil || res.Broker.RSSKB == 0 {
+			t.Errorf("%s: no /proc figures", name)
+		}
+	}
+	res, err := Run(Config{Addr: addr, Scenario: "idle", Conns: 200, ConnectRate: 2000, Hold: 50 * time.Millisecond, Pid: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Idle.Connected != 200 || res.Idle.Connack.Count != 200 {
+		t.Errorf("idle: %+v", res.Idle)
+	}
+}
+
+// TestMainJSONAndReport drives the command line: a JSON result, then the
+// report over two labelled copies of it.
+func TestMainJSONAndReport(t *testing.T) {
+	addr := startBroker(t)
+	host, port, _ := strings.Cut(addr, ":")
+	var out, errb bytes.Buffer
+	code := Main([]string{"-h", host, "-p", port, "-s", "fanin", "-pubs", "2", "-warmup", "100ms", "-d", "500ms",
+		"-name", "qos0-fanin", "-label", "midge", "-json"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var r Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.MsgsPerSec <= 0 {
+		t.Fatalf("bad JSON %q: %v", out.String(), err)
+	}
+	other := strings.Replace(out.String(), `"label":"midge"`, `"label":"mosquitto"`, 1)
+	f := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(f, []byte(out.String()+other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := Main([]string{"report", f}, &out, &errb); code != 0 {
+		t.Fatalf("report exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"| **qos0-fanin**", "delivered msg/s", "| 1.00 |", "zero loss for midge"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestHistogram(t *testing.T) {
+	var h hist
+	for i := int64(1); i <= 100000; i++ {
+		h.record(i * 1000) // 1 us .. 100 ms
+	}
+	l := h.summary()
+	near := func(got, want float64) bool { return got > want*0.96 && got < want*1.04 }
+	if !near(l.P50, 50000) || !near(l.P99, 99000) || !near(l.P999, 99900) || l.Max != 100000 {
+		t.Errorf("summary %+v", l)
+	}
+	for v := uint64(0); v < 1<<30; v = v*5/4 + 1 {
+		i := histIndex(v)
+		if c := histValue(i); float64(c) < float64(v)*0.96 || float64(c) > float64(v)*1.04+1 {
+			t.Fatalf("value %d -> bucket %d -> %d", v, i, c)
+		}
+	}
+}

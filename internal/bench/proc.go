@@ -1,0 +1,76 @@
+package bench
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// procSample is a process's CPU time and memory from /proc/<pid>.
+type procSample struct {
+	ok    bool
+	cpu   time.Duration // user + system
+	rssKB int64         // VmRSS
+	hwmKB int64         // VmHWM (peak RSS)
+}
+
+// clkTck is USER_HZ, 100 on every Linux platform Go supports.
+const clkTck = 100
+
+func sampleProc(pid int) procSample {
+	if pid <= 0 {
+		return procSample{}
+	}
+	p := "/proc/" + strconv.Itoa(pid)
+	stat, err := os.ReadFile(p + "/stat")
+	if err != nil {
+		return procSample{}
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return procSample{}
+	}
+	f := bytes.Fields(stat[i+1:])
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return procSample{}
+	}
+	ut, _ := strconv.ParseInt(string(f[11]), 10, 64)
+	st, _ := strconv.ParseInt(string(f[12]), 10, 64)
+	s := procSample{ok: true, cpu: time.Duration(ut+st) * time.Second / clkTck}
+	status, err := os.ReadFile(p + "/status")
+	if err == nil {
+		s.rssKB = statusKB(status, "VmRSS:")
+		s.hwmKB = statusKB(status, "VmHWM:")
+	}
+	return s
+}
+
+func statusKB(status []byte, key string) int64 {
+	i := bytes.Index(status, []byte(key))
+	if i < 0 {
+		return 0
+	}
+	line := status[i+len(key):]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	f := bytes.Fields(line)
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseInt(string(f[0]), 10, 64)
+	return v
+}
+
+// selfCPU is this process's user + system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
