@@ -33,6 +33,7 @@ const (
 	reasonBadSocket                   // "Bad socket read/write on client %s: %s"
 	reasonTakenOver                   // session taken over: no line
 	reasonShutdown                    // broker stopping: no line
+	reasonRevoked                     // reload no longer admits the client: "Client %s disconnected." (authz.go)
 )
 
 var reasonEntries = [...]*logcat.Entry{
@@ -47,6 +48,7 @@ var reasonEntries = [...]*logcat.Entry{
 	reasonNotSupported:    logcat.NotSupported,
 	reasonErrno:           logcat.SocketErrno,
 	reasonBadSocket:       logcat.BadSocket,
+	reasonRevoked:         logcat.Disconnected,
 }
 
 // v5 DISCONNECT reason sent before closing, by close reason.
@@ -88,6 +90,7 @@ type conn struct {
 	// Reader-owned.
 	sess       *session.Session
 	id         string // client id once known
+	owner      *owner // identity for authorisation, set by CONNECT (authz.go)
 	version    byte
 	keepalive  time.Duration
 	connected  bool

@@ -278,7 +278,9 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 	}
 	// Authentication: with no password file, anonymous access decides for
 	// everyone (reference §4.2).
-	if !sec.AllowAnonymous {
+	c.owner = &owner{client: Client{ID: id, Username: cp.Username, HasUser: cp.UsernameFlag, Listener: c.l.spec.Port},
+		l: c.l, password: append([]byte(nil), cp.Password...), hasPassword: cp.PasswordFlag}
+	if !c.login(sec, c.owner) { // authz.go: password file, anonymous access
 		return c.refuse(id, packet.ConnRefusedNotAuth, packet.NotAuthorized, reasonNotAuthorised)
 	}
 	if cp.Version == packet.V5 && cp.Props.HasAuthMethod {
@@ -360,7 +362,7 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 
 	ss.Mu.Lock()
 	if will != nil {
-		ss.Will = &session.Will{Msg: will}
+		ss.Will = &session.Will{Msg: will, Owner: c.owner}
 		if cp.Version == packet.V5 && cp.WillProps.HasWillDelay {
 			ss.Will.Delay = cp.WillProps.WillDelay
 		}

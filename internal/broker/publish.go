@@ -68,8 +68,9 @@ func (c *conn) handlePublish(p *packet.Publish) bool {
 		c.ackPublish(p, packet.PacketTooLarge)
 		return true
 	}
-	// Clients may not write to $SYS (Mosquitto's default ACL check).
-	if full == "$SYS" || strings.HasPrefix(full, "$SYS/") {
+	// WRITE check: $SYS and $share pre-check, then the ACL (authz.go).
+	// Denied messages are still acknowledged (reference §4.5).
+	if !c.owner.allow(full, AccessWrite) {
 		if s.log.On(logcat.DeniedPublish) {
 			s.log.Log(logcat.DeniedPublish, args()...)
 		}

@@ -115,7 +115,7 @@ func seenBefore(ds []delivery, ss *session.Session) bool {
 func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, retain bool, ids []uint32, now int64) {
 	ss.Mu.Lock()
 	defer ss.Mu.Unlock()
-	if ss.Expired {
+	if ss.Expired || !readAllowed(ss, m.Topic) {
 		return
 	}
 	c, _ := ss.Conn.(*conn)
@@ -178,6 +178,7 @@ func (s *Server) attach(c *conn, id string, clean bool, expiry uint32, lim sessi
 	}
 	ss.Mu.Lock()
 	ss.Conn = c
+	ss.Owner = c.owner
 	ss.Version = c.version
 	ss.Clean = clean
 	ss.Expiry = expiry
@@ -235,6 +236,9 @@ func (s *Server) detach(c *conn, r closeReason) *session.Will {
 }
 
 func (s *Server) publishWill(w *session.Will) {
+	if !willAllowed(w) {
+		return // refused silently, as Mosquitto does
+	}
 	m := w.Msg
 	if m.ExpiresAt < 0 {
 		cp := *m

@@ -57,6 +57,10 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 			}
 		}
 		c.logf(logcat.SubscribeTopic, full, int(qos))
+		if !c.owner.allow(full, AccessSubscribe) { // authz.go
+			codes = append(codes, c.subscribeDenied(sub.Options.QoS))
+			continue
+		}
 		opts := topic.Options{QoS: qos, NoLocal: sub.Options.NoLocal, RetainAsPublished: sub.Options.RetainAsPublished,
 			RetainHandling: sub.Options.RetainHandling}
 		if c.version == packet.V5 && len(p.Props.SubscriptionIDs) > 0 {

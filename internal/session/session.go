@@ -73,6 +73,9 @@ type Limits struct {
 type Will struct {
 	Msg   *Message
 	Delay uint32 // v5 will delay, seconds
+	// Owner is who set the will, opaque to this package: the broker checks
+	// the will's write access with it when the will is sent.
+	Owner any
 }
 
 // Session is the per client-id state. See the package doc for locking.
@@ -90,6 +93,10 @@ type Session struct {
 	DisconnectedAt int64
 	// Conn is the current connection (nil when offline). Opaque to this package.
 	Conn any
+	// Owner is the identity of the client the session belongs to, opaque to
+	// this package: the broker checks read access with it per delivery,
+	// also while the session is offline.
+	Owner any
 	// Subs maps each filter to its options.
 	Subs map[string]topic.Options
 	// Will is the current connection's will (nil if none).
