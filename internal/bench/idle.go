@@ -65,7 +65,7 @@ func runIdle(cfg Config) (*Result, error) {
 	for _, c := range clients {
 		c.nc.Close()
 	}
-	res := &Result{Name: cfg.Name, Label: cfg.Label, Scenario: "idle", Window: connected.Seconds(), Errors: errs}
+	res := &Result{Name: cfg.Name, Label: cfg.Label, Scenario: "idle", Rate: cfg.ConnectRate, Window: connected.Seconds(), Errors: errs}
 	res.Idle = &IdleStats{Conns: cfg.Conns, Connected: len(clients), Failed: failed,
 		ConnectRate: float64(len(clients)) / connected.Seconds(), Connack: h.summary()}
 	res.SelfCPU = (self1 - self0).Seconds() / time.Since(start).Seconds()

@@ -218,7 +218,7 @@ func cell(m metric, v float64, ok bool) string {
 
 func describe(r *Result) string {
 	if r.Idle != nil {
-		return fmt.Sprintf("idle, %d connections at %.0f/s", r.Idle.Conns, r.Idle.ConnectRate)
+		return fmt.Sprintf("idle, %d connections, %.0f connects/s offered", r.Idle.Conns, r.Rate)
 	}
 	mode := "closed loop"
 	if r.Rate > 0 {
