@@ -114,6 +114,9 @@ type Session struct {
 	queue    []*Outbound
 	qBytes   int64
 	inQoS2   map[uint16]*Message // inbound QoS 2 awaiting PUBREL
+	// now0 is the Outbound that Deliver returns for a QoS 0 message sent at
+	// once: reused, so that delivery allocates nothing; valid while Mu is held.
+	now0 Outbound
 }
 
 // New returns an empty session.
@@ -207,11 +210,12 @@ func (s *Session) queueAllows(online bool) bool {
 // qos > 0 the returned Outbound is already in flight with a packet id; for
 // qos 0 it has Mid 0 and is not tracked. Lock held.
 func (s *Session) Deliver(m *Message, qos byte, retain bool, subIDs []uint32, online bool) (*Outbound, Decision, DropReason) {
+	if qos == 0 && online {
+		s.now0 = Outbound{Msg: m, Retain: retain, SubIDs: subIDs}
+		return &s.now0, SendNow, NotDropped
+	}
 	o := &Outbound{Msg: m, QoS: qos, Retain: retain, SubIDs: subIDs}
 	if qos == 0 {
-		if online {
-			return o, SendNow, NotDropped
-		}
 		if !s.lim.QueueQoS0 {
 			return nil, Dropped, DropQoS0Offline
 		}
