@@ -268,6 +268,11 @@ func (r *runner) run() int {
 		listeners = cfg.LocalListeners(r.args.Ports)
 	}
 	r.srv = broker.New(log, brokerOptions(cfg))
+	// Restore before any listener opens (persist.go).
+	if code := r.openStore(); code != 0 {
+		return code
+	}
+	defer r.closeStore()
 	stopTopic := r.startLogTopic()
 	defer stopTopic()
 	if code := r.openListeners(listeners); code != 0 {
@@ -279,11 +284,14 @@ func (r *runner) run() int {
 	go r.srv.RunSys(broker.SysOptions{Interval: time.Duration(cfg.SysInterval) * time.Second, Version: CompatVersion})
 	for sig := range sigs {
 		switch sig {
+		case syscall.SIGUSR1:
+			r.saveStore()
 		case syscall.SIGHUP:
 			r.reload()
 		case syscall.SIGINT, syscall.SIGTERM:
 			log.Log(logcat.Terminating, r.version())
 			r.srv.Shutdown()
+			r.saveStore()
 			<-done
 			return exitOK
 		}

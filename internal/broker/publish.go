@@ -87,11 +87,17 @@ func (c *conn) handlePublish(p *packet.Publish) bool {
 			m.ExpiresAt = time.Now().Unix() + int64(p.Props.MessageExpiry)
 		}
 	}
+	if p.QoS > 0 && s.storeFailed() {
+		return c.refusePublish(p) // persist.go
+	}
 	switch p.QoS {
 	case 0:
 		s.route(m)
 	case 1:
-		n := s.route(m)
+		n, seq := s.routeSeq(m)
+		if !s.waitDurable(seq) {
+			return c.refusePublish(p)
+		}
 		code := packet.Success
 		if n == 0 && c.version == packet.V5 {
 			code = packet.NoMatchingSubscribers
@@ -134,7 +140,14 @@ func (c *conn) inboundQoS2(p *packet.Publish, m *session.Message) bool {
 		return true
 	}
 	ss.StoreInbound(p.PacketID, m)
+	seq := c.srv.persistInbound(ss, p.PacketID, m)
 	ss.Mu.Unlock()
+	if !c.srv.waitDurable(seq) {
+		ss.Mu.Lock()
+		ss.ReleaseInbound(p.PacketID)
+		ss.Mu.Unlock()
+		return c.refusePublish(p)
+	}
 	c.sendAck(logcat.SendPubrec, packet.PUBREC, p.PacketID, 0)
 	return true
 }
@@ -181,12 +194,14 @@ func (c *conn) handleAck(a *packet.Ack) bool {
 		}
 		ss.Mu.Lock()
 		var ok bool
+		done := ss.FindInflight(a.PacketID) // its store record goes once acknowledged
 		if a.Type == packet.PUBACK {
 			ok = ss.Puback(a.PacketID)
 		} else {
 			ok = ss.Pubcomp(a.PacketID)
 		}
 		if ok {
+			c.srv.persistOutDone(ss, done)
 			c.promote(ss, time.Now().Unix())
 		}
 		ss.Mu.Unlock()
@@ -197,6 +212,10 @@ func (c *conn) handleAck(a *packet.Ack) bool {
 		c.logf(logcat.RecvPubrec, c.id, int(a.PacketID))
 		ss.Mu.Lock()
 		ok := ss.Pubrec(a.PacketID)
+		var recSeq uint64
+		if ok && a.Code < 0x80 {
+			recSeq = c.srv.persistOut(ss, ss.FindInflight(a.PacketID))
+		}
 		ss.Mu.Unlock()
 		if !ok {
 			c.srv.log.Log(logcat.UnknownPubrec, c.id, int(a.PacketID))
@@ -208,19 +227,40 @@ func (c *conn) handleAck(a *packet.Ack) bool {
 		}
 		if a.Code >= 0x80 {
 			ss.Mu.Lock()
+			c.srv.persistOutDone(ss, ss.FindInflight(a.PacketID))
 			ss.Pubcomp(a.PacketID)
 			ss.Mu.Unlock()
 			return true
 		}
+		// The PUBREL goes once the PUBREC state is durable, so a restart
+		// re-sends PUBREL, not the message.
+		if !c.srv.waitDurable(recSeq) {
+			c.failText(reasonBadSocket, "Persistent store write failed.")
+			return false
+		}
 		c.sendAck(logcat.SendPubrel, packet.PUBREL, a.PacketID, 0)
 	case packet.PUBREL:
 		c.logf(logcat.RecvPubrel, c.id, int(a.PacketID))
+		// The routed copies and the removal of the inbound message are one
+		// atomic store batch: after a crash either the publisher's PUBREL
+		// finds the message again or its copies are queued, never both.
+		release := c.srv.hold()
 		ss.Mu.Lock()
 		m, ok := ss.ReleaseInbound(a.PacketID)
+		var relSeq uint64
+		if ok {
+			relSeq = c.srv.persistInbound(ss, a.PacketID, nil)
+		}
 		ss.Mu.Unlock()
 		delete(c.qos2Dups, a.PacketID)
 		if ok {
-			c.srv.route(m)
+			_, seq := c.srv.routeSeq(m)
+			relSeq = max(relSeq, seq)
+		}
+		release()
+		if !c.srv.waitDurable(relSeq) {
+			c.failText(reasonBadSocket, "Persistent store write failed.")
+			return false
 		}
 		// PUBREL for an unknown id still gets PUBCOMP (reference §6.4).
 		code := packet.Success
@@ -240,6 +280,13 @@ func (c *conn) promote(ss *session.Session, now int64) {
 		c.srv.Stats.Dropped[DropExpired].Add(int64(expired))
 	}
 	for _, o := range out {
+		if o.Seq != 0 { // stored: the record gets its packet id, or goes once a QoS 0 is sent
+			if o.QoS > 0 {
+				c.srv.persistOut(ss, o)
+			} else {
+				c.srv.persistOutDone(ss, o)
+			}
+		}
 		c.writePublish(ss, o, now)
 	}
 }

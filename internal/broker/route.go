@@ -44,13 +44,20 @@ func (s *Server) SetForwarder(f Forwarder) {
 
 // PublishFromPeer routes a message that arrived from a bridge or cluster
 // peer: delivered locally, not handed back to the forwarder.
-func (s *Server) PublishFromPeer(m *session.Message) int { return s.deliverAll(m) }
+func (s *Server) PublishFromPeer(m *session.Message) int { n, _ := s.deliverAll(m); return n }
 
 // route stores a retained message and delivers m to every matching
 // subscription, as Mosquitto does: one copy per session for v3 clients
 // (the first match in tree order) unless allow_duplicate_messages, one per
 // subscription for v5. It returns the number of deliveries.
 func (s *Server) route(m *session.Message) int {
+	n, _ := s.routeSeq(m)
+	return n
+}
+
+// routeSeq is route that also returns the store sequence number of the
+// writes it made (0 = none), for an ack to wait on (persist.go).
+func (s *Server) routeSeq(m *session.Message) (int, uint64) {
 	if f := s.forward.Load(); f != nil {
 		(*f)(m)
 	}
@@ -58,13 +65,15 @@ func (s *Server) route(m *session.Message) int {
 }
 
 // deliverAll stores a retained message and delivers it to local subscribers.
-func (s *Server) deliverAll(m *session.Message) int {
+func (s *Server) deliverAll(m *session.Message) (int, uint64) {
+	var seq uint64
 	if m.Retain {
 		if len(m.Payload) == 0 {
 			s.retained.Delete(m.Topic)
 		} else {
 			s.retained.Set(m.Topic, m)
 		}
+		seq = s.persistRetained(m)
 	}
 	sc := scratchPool.Get().(*matchScratch)
 	ds := sc.ds[:0]
@@ -90,7 +99,7 @@ func (s *Server) deliverAll(m *session.Message) int {
 			ids = []uint32{d.opts.ID}
 		}
 		retain := m.Retain && d.opts.RetainAsPublished
-		s.deliver(d.ss, m, qos, retain, ids, now)
+		seq = max(seq, s.deliver(d.ss, m, qos, retain, ids, now))
 		n++
 	}
 	for i := range ds {
@@ -98,7 +107,7 @@ func (s *Server) deliverAll(m *session.Message) int {
 	}
 	sc.ds = ds[:0]
 	scratchPool.Put(sc)
-	return n
+	return n, seq
 }
 
 func seenBefore(ds []delivery, ss *session.Session) bool {
@@ -111,18 +120,22 @@ func seenBefore(ds []delivery, ss *session.Session) bool {
 }
 
 // deliver hands one message to one session: written now, queued, or dropped
-// by a limit (counted, and logged once until the client reconnects).
-func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, retain bool, ids []uint32, now int64) {
+// by a limit (counted, and logged once until the client reconnects). It
+// returns the store sequence number of the message's record (0 = none).
+func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, retain bool, ids []uint32, now int64) (seq uint64) {
 	ss.Mu.Lock()
 	defer ss.Mu.Unlock()
 	if ss.Expired || !readAllowed(ss, m.Topic) {
-		return
+		return 0
 	}
 	c, _ := ss.Conn.(*conn)
 	if c != nil && qos > c.l.spec.MaxQoS {
 		qos = c.l.spec.MaxQoS
 	}
 	o, dec, why := ss.Deliver(m, qos, retain, ids, c != nil)
+	if dec == session.Queued || (dec == session.SendNow && o.QoS > 0) {
+		seq = s.persistOut(ss, o)
+	}
 	switch dec {
 	case session.SendNow:
 		c.writePublish(ss, o, now)
@@ -130,7 +143,7 @@ func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, reta
 		cause := DropQueueFull
 		if why == session.DropQoS0Offline {
 			s.Stats.Dropped[DropQoS0Offline].Add(1)
-			return // not a limit Mosquitto logs
+			return 0 // not a limit Mosquitto logs
 		}
 		s.Stats.Dropped[cause].Add(1)
 		if !ss.Dropping {
@@ -138,6 +151,7 @@ func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, reta
 			s.log.Log(logcat.Dropping, ss.ID)
 		}
 	}
+	return seq
 }
 
 // attach binds a connection to the session for its client id, taking over a
@@ -165,6 +179,7 @@ func (s *Server) attach(c *conn, id string, clean bool, expiry uint32, lim sessi
 		old.Conn = nil
 		if clean || old.Expiry == 0 {
 			old.Expired = true
+			s.persistDiscard(old)
 			old.Mu.Unlock()
 			ss = nil
 		} else {
@@ -185,6 +200,7 @@ func (s *Server) attach(c *conn, id string, clean bool, expiry uint32, lim sessi
 	ss.DisconnectedAt = 0
 	ss.Dropping = false
 	ss.SetLimits(lim)
+	s.persistSession(ss)
 	ss.Mu.Unlock()
 	s.mu.Unlock()
 
@@ -224,6 +240,7 @@ func (s *Server) detach(c *conn, r closeReason) *session.Will {
 	} else {
 		ss.DisconnectedAt = time.Now().Unix()
 	}
+	s.persistSession(ss)
 	ss.Mu.Unlock()
 	s.mu.Unlock()
 	if end {

@@ -120,6 +120,7 @@ type Server struct {
 	closing   atomic.Bool
 
 	forward atomic.Pointer[Forwarder]
+	pers    *persister // nil without persistence (persist.go)
 
 	Stats Stats
 }
@@ -372,6 +373,7 @@ func (s *Server) expireSessions(now int64) {
 			ss.Expired = true
 			delete(s.sessions, id)
 			expired = append(expired, ss)
+			s.persistDiscard(ss)
 		}
 		ss.Mu.Unlock()
 	}

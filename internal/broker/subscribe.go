@@ -20,6 +20,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 	o := s.Options()
 	codes := make([]packet.ReasonCode, 0, len(p.Subscriptions))
 	var pending []retainedSend
+	var subSeq uint64 // store writes to wait for before the SUBACK (persist.go)
 	for _, sub := range p.Subscriptions {
 		f := sub.Filter
 		if f == "" {
@@ -72,6 +73,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 		existed := s.subs.Subscribe(full, c.sess, opts)
 		c.sess.Mu.Lock()
 		c.sess.Subs[full] = opts
+		subSeq = max(subSeq, s.persistSub(c.sess, full, &opts))
 		c.sess.Mu.Unlock()
 		codes = append(codes, packet.ReasonCode(qos))
 		// Retained messages: never for $share; v5 by Retain Handling.
@@ -95,6 +97,11 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 		}
 		c.logf(logcat.Subscribed, c.id, int(qos), full)
 	}
+	if !s.waitDurable(subSeq) {
+		for i := range codes {
+			codes[i] = packet.UnspecifiedError // 0x80, also the 3.1.1 failure code
+		}
+	}
 	c.logf(logcat.SendSuback, c.id)
 	b, ok := c.beginWrite()
 	if !ok {
@@ -113,6 +120,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) bool {
 	s := c.srv
 	codes := make([]packet.ReasonCode, 0, len(p.Filters))
+	var unsubSeq uint64 // persist.go
 	for _, f := range p.Filters {
 		if f == "" {
 			s.log.Log(logcat.EmptyUnsub, c.id)
@@ -136,6 +144,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) bool {
 		existed := s.subs.Unsubscribe(full, c.sess)
 		c.sess.Mu.Lock()
 		delete(c.sess.Subs, full)
+		unsubSeq = max(unsubSeq, s.persistSub(c.sess, full, nil))
 		c.sess.Mu.Unlock()
 		c.logf(logcat.Unsubscribed, c.id, full)
 		if existed {
@@ -144,6 +153,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) bool {
 			codes = append(codes, packet.NoSubscriptionExisted)
 		}
 	}
+	s.waitDurable(unsubSeq)
 	c.logf(logcat.SendUnsuback, c.id)
 	b, ok := c.beginWrite()
 	if !ok {

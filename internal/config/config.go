@@ -123,6 +123,9 @@ type Config struct {
 	PersistenceLocation        string
 	AutosaveInterval           int
 	AutosaveOnChanges          bool
+	// PersistenceSync (midge, persistence_sync): "always" (default: an ack
+	// waits for fsync) or "periodic" (fsync once a second).
+	PersistenceSync string
 
 	LogDest            uint32 // Dest* bits
 	LogFile            string // path for log_dest file

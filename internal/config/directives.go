@@ -127,6 +127,17 @@ var directives = map[string]directive{
 		p.cfg.LogDialect = t
 		return nil
 	},
+	"persistence_sync": func(p *parser, v *value) *Problem {
+		t, ok := v.token()
+		switch {
+		case !ok:
+			return problem(CodeEmptyValue, v.name)
+		case t != "always" && t != "periodic":
+			return problem(CodeInvalidValue, v.name, t)
+		}
+		p.cfg.PersistenceSync = t
+		return nil
+	},
 	"connect_timeout": func(p *parser, v *value) *Problem {
 		n, prob := p.integer(v, v.name)
 		if prob != nil {
@@ -256,8 +267,6 @@ var notYet = map[string]bool{
 	"ciphers": true, "ciphers_tls1.3": true, "tls_version": true, "require_certificate": true,
 	"use_identity_as_username": true, "use_subject_as_username": true, "dhparamfile": true,
 	"tls_engine": true, "tls_keyform": true, "tls_engine_kpass_sha1": true,
-	// Persistence to disk ("persistence false" is accepted).
-	"persistence true": true,
 	// Binding to an interface by name.
 	"bind_interface": true,
 	// Websockets and unix sockets.

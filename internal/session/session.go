@@ -58,6 +58,8 @@ type Outbound struct {
 	State  State
 	Dup    bool // set when re-sent
 	SubIDs []uint32
+	// Seq is the key of this message in the broker's store (0 = not stored).
+	Seq uint64
 }
 
 // Limits are the Mosquitto limits that apply to one session.
@@ -106,6 +108,8 @@ type Session struct {
 	Dropping bool
 	// Expired marks a session removed from the broker.
 	Expired bool
+	// Persisted is set while the broker's store holds a record of the session.
+	Persisted bool
 
 	lim      Limits
 	lastMid  uint16

@@ -213,6 +213,9 @@ type Session struct {
 	Expiry         uint32 // seconds; ^uint32(0) = never
 	DisconnectedAt int64  // unix seconds; 0 = was online
 	Username       string
+	// Will is the will held for a delayed publication (nil if none).
+	Will      *session.Message
+	WillDelay uint32
 }
 
 // EncodeSession encodes a session record.
@@ -222,6 +225,11 @@ func EncodeSession(s *Session) []byte {
 	e.u(uint64(s.Expiry))
 	e.i(s.DisconnectedAt)
 	e.str(s.Username)
+	e.flag(s.Will != nil)
+	if s.Will != nil {
+		e.message(s.Will)
+		e.u(uint64(s.WillDelay))
+	}
 	return e.b
 }
 
@@ -232,6 +240,10 @@ func DecodeSession(v []byte) (*Session, error) {
 	}
 	d := dec{b: v[1:]}
 	s := &Session{Version: d.byte1(), Expiry: uint32(d.u()), DisconnectedAt: d.i(), Username: d.str()}
+	if d.flag() {
+		s.Will = d.message()
+		s.WillDelay = uint32(d.u())
+	}
 	if d.err {
 		return nil, ErrCorrupt
 	}

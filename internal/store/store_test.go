@@ -59,7 +59,11 @@ func TestRecordRoundTrips(t *testing.T) {
 		t.Fatalf("outbound: %v %+v", err, got)
 	}
 	s := &Session{Version: 5, Expiry: ^uint32(0), DisconnectedAt: 12345, Username: "u"}
-	if got, err := DecodeSession(EncodeSession(s)); err != nil || *got != *s {
+	if got, err := DecodeSession(EncodeSession(s)); err != nil || !reflect.DeepEqual(got, s) {
+		t.Fatalf("session: %v %+v", err, got)
+	}
+	s.Will, s.WillDelay = m, 30
+	if got, err := DecodeSession(EncodeSession(s)); err != nil || !reflect.DeepEqual(got, s) {
 		t.Fatalf("session: %v %+v", err, got)
 	}
 	so := topic.Options{QoS: 2, NoLocal: true, RetainAsPublished: true, RetainHandling: 2, ID: 99}

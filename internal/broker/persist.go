@@ -1,0 +1,349 @@
+package broker
+
+import (
+	"encoding/binary"
+	"strings"
+	"sync/atomic"
+
+	"github.com/midgemq/midge/internal/logcat"
+	"github.com/midgemq/midge/internal/packet"
+	"github.com/midgemq/midge/internal/session"
+	"github.com/midgemq/midge/internal/store"
+	"github.com/midgemq/midge/internal/topic"
+)
+
+// Persistence (issue 4, docs/PERSISTENCE.md). With a store attached, every
+// change to durable state is enqueued to the store's group committer in the
+// order it happens in memory (under the lock that orders it: Session.Mu for a
+// session's messages and subscriptions, Server.mu for session records), and
+// an acknowledgement waits for the writes it covers:
+//
+//	PUBACK (QoS 1)   the copies queued for persistent sessions and the retained message
+//	PUBREC (QoS 2)   the inbound message of a persistent publisher
+//	PUBCOMP          the copies routed at PUBREL, atomically with the inbound delete
+//	PUBREL (outbound) the subscriber's PUBREC state
+//	SUBACK, UNSUBACK the subscriptions of a persistent session
+//
+// Clean sessions write nothing and never wait; QoS 0 never waits. The
+// connection's reader goroutine blocks in Wait, so a client's next packet is
+// read once its ack is durable, while other connections go on; one fsync
+// covers every connection waiting at that moment.
+
+// persister is the broker's side of the store.
+type persister struct {
+	db     *store.DB
+	seq    atomic.Uint64 // last outbound record key used
+	failed atomic.Bool   // the refusal line was logged
+}
+
+// SetStore attaches a store. Call before Restore and Serve.
+func (s *Server) SetStore(db *store.DB) { s.pers = &persister{db: db} }
+
+// Store returns the attached store, or nil.
+func (s *Server) Store() *store.DB {
+	if s.pers == nil {
+		return nil
+	}
+	return s.pers.db
+}
+
+// storeFailed reports (and logs once) a store that can no longer write:
+// new QoS 1/2 work is refused rather than acknowledged.
+func (s *Server) storeFailed() bool {
+	p := s.pers
+	if p == nil {
+		return false
+	}
+	err := p.db.Err()
+	if err == nil {
+		return false
+	}
+	if !p.failed.Swap(true) {
+		s.log.Log(logcat.PersistWriteFailed, err.Error())
+	}
+	return true
+}
+
+// waitDurable waits for the writes up to seq (0 = none). It reports false
+// if the store failed: the caller must not acknowledge.
+func (s *Server) waitDurable(seq uint64) bool {
+	if seq == 0 || s.pers == nil {
+		return true
+	}
+	if s.pers.db.Wait(seq) != nil {
+		s.storeFailed()
+		return false
+	}
+	return true
+}
+
+// hold makes the writes until release one atomic batch (nil-safe).
+func (s *Server) hold() func() {
+	if s.pers == nil {
+		return func() {}
+	}
+	return s.pers.db.Hold()
+}
+
+func persistable(t string) bool { return !strings.HasPrefix(t, "$SYS") }
+
+// persistRetained records a retained message change.
+func (s *Server) persistRetained(m *session.Message) uint64 {
+	if s.pers == nil || !persistable(m.Topic) {
+		return 0
+	}
+	if len(m.Payload) == 0 {
+		return s.pers.db.Enqueue(store.Op{Key: store.RetainedKey(m.Topic), Kind: store.Delete})
+	}
+	return s.pers.db.Enqueue(store.Op{Key: store.RetainedKey(m.Topic), Value: store.EncodeMessage(m)})
+}
+
+// persistOut records an outbound message newly queued or sent to a
+// persistent session, or its new state. ss.Mu held.
+func (s *Server) persistOut(ss *session.Session, o *session.Outbound) uint64 {
+	if s.pers == nil || !ss.Persisted || ss.Expiry == 0 || o == nil {
+		return 0
+	}
+	if o.Seq == 0 {
+		o.Seq = s.pers.seq.Add(1)
+	}
+	return s.pers.db.Enqueue(store.Op{Key: store.OutKey(ss.ID, o.Seq), Value: store.EncodeOutbound(o)})
+}
+
+// persistOutDone removes a completed outbound message. ss.Mu held.
+func (s *Server) persistOutDone(ss *session.Session, o *session.Outbound) uint64 {
+	if s.pers == nil || o == nil || o.Seq == 0 {
+		return 0
+	}
+	return s.pers.db.Enqueue(store.Op{Key: store.OutKey(ss.ID, o.Seq), Kind: store.Delete})
+}
+
+// persistSession writes the session record of a persistent session, or
+// removes every key of one that ended. ss.Mu held (and Server.mu, which
+// orders records of one client id).
+func (s *Server) persistSession(ss *session.Session) uint64 {
+	if s.pers == nil {
+		return 0
+	}
+	if ss.Expiry == 0 || ss.Expired {
+		if !ss.Persisted {
+			return 0
+		}
+		ss.Persisted = false
+		return s.pers.db.Enqueue(store.DeleteSession(ss.ID)...)
+	}
+	ss.Persisted = true
+	rec := &store.Session{Version: ss.Version, Expiry: ss.Expiry, DisconnectedAt: ss.DisconnectedAt}
+	if ss.Will != nil && ss.Conn == nil {
+		rec.Will, rec.WillDelay = ss.Will.Msg, ss.Will.Delay
+	}
+	return s.pers.db.Enqueue(store.Op{Key: store.SessionKey(ss.ID), Value: store.EncodeSession(rec)})
+}
+
+// persistDiscard removes the keys of a session that is replaced or expired.
+// ss.Mu held.
+func (s *Server) persistDiscard(ss *session.Session) {
+	if s.pers == nil || !ss.Persisted {
+		return
+	}
+	ss.Persisted = false
+	s.pers.db.Enqueue(store.DeleteSession(ss.ID)...)
+}
+
+// persistSub records a subscription change. ss.Mu held.
+func (s *Server) persistSub(ss *session.Session, filter string, opts *topic.Options) uint64 {
+	if s.pers == nil || !ss.Persisted || ss.Expiry == 0 {
+		return 0
+	}
+	if opts == nil {
+		return s.pers.db.Enqueue(store.Op{Key: store.SubKey(ss.ID, filter), Kind: store.Delete})
+	}
+	return s.pers.db.Enqueue(store.Op{Key: store.SubKey(ss.ID, filter), Value: store.EncodeSub(*opts)})
+}
+
+// persistInbound records (m != nil) or removes an inbound QoS 2 message of a
+// persistent session. ss.Mu held.
+func (s *Server) persistInbound(ss *session.Session, mid uint16, m *session.Message) uint64 {
+	if s.pers == nil || !ss.Persisted || ss.Expiry == 0 {
+		return 0
+	}
+	if m == nil {
+		return s.pers.db.Enqueue(store.Op{Key: store.InKey(ss.ID, mid), Kind: store.Delete})
+	}
+	return s.pers.db.Enqueue(store.Op{Key: store.InKey(ss.ID, mid), Value: store.EncodeMessage(m)})
+}
+
+// SaveStore makes everything written so far durable (SIGUSR1, shutdown):
+// session records are rewritten first, so wills published at shutdown are
+// not published again after the restart.
+func (s *Server) SaveStore() error {
+	if s.pers == nil {
+		return nil
+	}
+	s.mu.Lock()
+	for _, ss := range s.sessions {
+		ss.Mu.Lock()
+		if ss.Persisted {
+			s.persistSession(ss)
+		}
+		ss.Mu.Unlock()
+	}
+	s.mu.Unlock()
+	return s.pers.db.Flush()
+}
+
+// Restored counts what Restore put back.
+type Restored struct {
+	Retained, Sessions, Subscriptions, Queued, Inflight, Inbound, Expired int
+}
+
+// Restore loads retained messages and persistent sessions (subscriptions,
+// queued and in-flight messages both ways, held wills) from the store. Call
+// before Serve. Records that do not decode are skipped and counted as
+// errors; messages whose expiry has passed are dropped.
+func (s *Server) Restore(now int64) (Restored, error) {
+	var r Restored
+	if s.pers == nil {
+		return r, nil
+	}
+	eng := s.pers.db.Engine()
+	var drop []store.Op
+	err := eng.Iterate([]byte(store.PrefixRetained), func(k, v []byte) error {
+		m, err := store.DecodeMessage(v)
+		if err != nil {
+			return err
+		}
+		if m.ExpiresAt > 0 && m.ExpiresAt <= now {
+			drop = append(drop, store.Op{Key: append([]byte(nil), k...), Kind: store.Delete})
+			r.Expired++
+			return nil
+		}
+		s.retained.Set(m.Topic, m)
+		r.Retained++
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	lim := s.Options().Limits
+	err = eng.Iterate([]byte(store.PrefixSession), func(k, v []byte) error {
+		rec, err := store.DecodeSession(v)
+		if err != nil {
+			return err
+		}
+		id := string(k[len(store.PrefixSession):])
+		ss := session.New(id, lim)
+		ss.Version, ss.Expiry, ss.DisconnectedAt, ss.Persisted = rec.Version, rec.Expiry, rec.DisconnectedAt, true
+		if ss.DisconnectedAt == 0 {
+			ss.DisconnectedAt = now // online when the broker stopped
+		}
+		if rec.Will != nil {
+			ss.Will = &session.Will{Msg: rec.Will, Delay: rec.WillDelay}
+		}
+		s.sessions[id] = ss
+		r.Sessions++
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	orphan := func(k []byte) error {
+		drop = append(drop, store.Op{Key: append([]byte(nil), k...), Kind: store.Delete})
+		return nil
+	}
+	err = eng.Iterate([]byte(store.PrefixSub), func(k, v []byte) error {
+		id, rest, ok := store.SplitID(k, store.PrefixSub)
+		ss := s.sessions[id]
+		if !ok || ss == nil {
+			return orphan(k)
+		}
+		o, err := store.DecodeSub(v)
+		if err != nil {
+			return err
+		}
+		f := string(rest)
+		s.subs.Subscribe(f, ss, o)
+		ss.Subs[f] = o
+		r.Subscriptions++
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	type outs struct{ inflight, queued []*session.Outbound }
+	per := map[*session.Session]*outs{}
+	var maxSeq uint64
+	err = eng.Iterate([]byte(store.PrefixOut), func(k, v []byte) error {
+		id, rest, ok := store.SplitID(k, store.PrefixOut)
+		ss := s.sessions[id]
+		if !ok || ss == nil || len(rest) != 8 {
+			return orphan(k)
+		}
+		o, err := store.DecodeOutbound(v)
+		if err != nil {
+			return err
+		}
+		o.Seq = binary.BigEndian.Uint64(rest)
+		if o.Seq > maxSeq {
+			maxSeq = o.Seq
+		}
+		if o.Msg.ExpiresAt > 0 && o.Msg.ExpiresAt <= now && o.Mid == 0 {
+			r.Expired++
+			return orphan(k)
+		}
+		x := per[ss]
+		if x == nil {
+			x = &outs{}
+			per[ss] = x
+		}
+		if o.Mid != 0 {
+			x.inflight = append(x.inflight, o)
+			r.Inflight++
+		} else {
+			x.queued = append(x.queued, o)
+			r.Queued++
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	s.pers.seq.Store(maxSeq)
+	for ss, x := range per {
+		ss.Restore(x.inflight, x.queued)
+	}
+	err = eng.Iterate([]byte(store.PrefixIn), func(k, v []byte) error {
+		id, rest, ok := store.SplitID(k, store.PrefixIn)
+		ss := s.sessions[id]
+		if !ok || ss == nil || len(rest) != 2 {
+			return orphan(k)
+		}
+		m, err := store.DecodeMessage(v)
+		if err != nil {
+			return err
+		}
+		ss.StoreInbound(binary.BigEndian.Uint16(rest), m)
+		r.Inbound++
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	if len(drop) > 0 {
+		s.pers.db.Enqueue(drop...)
+	}
+	return r, nil
+}
+
+// refusePublish answers a QoS 1/2 PUBLISH the broker cannot keep because
+// its store failed: v5 clients get Quota exceeded (0x97) in the PUBACK or
+// PUBREC; v3 has no failure ack, so the connection is closed unacknowledged
+// and the client sends the message again when it reconnects.
+func (c *conn) refusePublish(p *packet.Publish) bool {
+	if c.version == packet.V5 {
+		c.ackPublish(p, packet.QuotaExceeded)
+		return true
+	}
+	c.failText(reasonBadSocket, "Persistent store write failed.")
+	return false
+}
