@@ -86,6 +86,8 @@ func (c *conn) decodeError(err error) bool {
 		c.srv.log.Log(logcat.InvalidPubQoS, c.id)
 	case packet.KindPublishDupQoS0:
 		c.srv.log.Log(logcat.InvalidDupQoS0, c.id)
+	case packet.KindDuplicateProperty:
+		return c.duplicateProperty() // v5.go
 	}
 	if pe.Code == packet.ProtocolError {
 		c.fail(reasonProtocol)
@@ -173,6 +175,8 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 			s.log.Log(logcat.BadWillQoS, c.ip)
 		case packet.KindPasswordWithoutUsername:
 			s.log.Log(logcat.PasswordNoUsername, cp.ClientID)
+		case packet.KindDuplicateProperty:
+			return c.duplicateProperty() // v5.go; no DISCONNECT before CONNACK
 		}
 		if pe.Code == packet.ProtocolError {
 			c.fail(reasonProtocol)
@@ -239,6 +243,9 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 			c.fail(reasonNotSupported)
 			return false
 		}
+		if cp.Version == packet.V5 && payloadFormatInvalid(&cp.WillProps, cp.WillPayload) {
+			return c.refuseText(c.ip, packet.PayloadFormatInvalid, "Malformed UTF-8") // v5.go
+		}
 		will = &session.Message{Topic: c.l.spec.MountPoint + wt, Payload: append([]byte(nil), cp.WillPayload...),
 			QoS: cp.WillQoS, Retain: cp.WillRetain, Origin: id}
 		if cp.Version == packet.V5 {
@@ -278,13 +285,15 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 	}
 	// Authentication: with no password file, anonymous access decides for
 	// everyone (reference §4.2).
+	// [MQTT5-4.12.0-1] enhanced authentication is not offered: Mosquitto
+	// refuses an Authentication Method before any password check.
+	if cp.Version == packet.V5 && cp.Props.HasAuthMethod {
+		return c.refuse(id, 0, packet.BadAuthenticationMethod, reasonNotSupported)
+	}
 	c.owner = &owner{client: Client{ID: id, Username: cp.Username, HasUser: cp.UsernameFlag, Listener: c.l.spec.Port},
 		l: c.l, password: append([]byte(nil), cp.Password...), hasPassword: cp.PasswordFlag}
 	if !c.login(sec, c.owner) { // authz.go: password file, anonymous access
 		return c.refuse(id, packet.ConnRefusedNotAuth, packet.NotAuthorized, reasonNotAuthorised)
-	}
-	if cp.Version == packet.V5 && cp.Props.HasAuthMethod {
-		return c.refuse(id, 0, packet.BadAuthenticationMethod, reasonNotSupported)
 	}
 
 	expiry := uint32(0)
@@ -378,7 +387,10 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 // moves queued messages into the window (reference §6.2). ss.Mu held.
 func (c *conn) resume(ss *session.Session) {
 	now := time.Now().Unix()
-	for _, o := range ss.Inflight() {
+	for _, o := range append([]*session.Outbound(nil), ss.Inflight()...) {
+		if c.expiredResend(ss, o, now) { // v5.go
+			continue
+		}
 		if o.State == session.WaitPubcomp {
 			c.sendAck(logcat.SendPubrel, packet.PUBREL, o.Mid, 0)
 			continue

@@ -77,6 +77,9 @@ func (c *conn) handlePublish(p *packet.Publish) bool {
 		c.ackPublish(p, packet.NotAuthorized)
 		return true
 	}
+	if c.version == packet.V5 && payloadFormatInvalid(&p.Props, p.Payload) {
+		return c.rejectPayloadFormat(p) // v5.go
+	}
 	if s.log.On(logcat.RecvPublish) {
 		s.log.Log(logcat.RecvPublish, args()...)
 	}
@@ -318,7 +321,10 @@ func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64)
 				c.srv.log.Log(logcat.DropOutgoingLarge, c.id, size)
 				c.srv.Stats.Dropped[DropPacketTooLarge].Add(1)
 				if o.QoS > 0 {
+					// [MQTT5-3.1.2-25] dropped as if delivered: QoS 1 by
+					// PUBACK, QoS 2 by PUBREC then PUBCOMP.
 					ss.Puback(o.Mid)
+					ss.Pubrec(o.Mid)
 					ss.Pubcomp(o.Mid)
 				}
 				return false

@@ -232,6 +232,9 @@ func (s *Server) detach(c *conn, r closeReason) *session.Will {
 	will := ss.Will
 	ss.Will = nil
 	end := ss.Expiry == 0
+	if holdWill(ss, will, r) {
+		ss.Will, will = will, nil // published later by the expiry loop (willdelay.go)
+	}
 	if end {
 		ss.Expired = true
 		if s.sessions[ss.ID] == ss {
@@ -246,7 +249,9 @@ func (s *Server) detach(c *conn, r closeReason) *session.Will {
 	if end {
 		s.dropSubscriptions(ss)
 	}
-	if r == reasonDisconnect || r == reasonTakenOver {
+	// A DISCONNECT leaves the will only with v5 reason 0x04 (handleDisconnect
+	// clears it otherwise) [MQTT5-3.14.4-3].
+	if r == reasonTakenOver {
 		return nil
 	}
 	return will

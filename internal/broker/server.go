@@ -347,6 +347,10 @@ func (s *Server) Shutdown() {
 		c.fail(reasonShutdown)
 	}
 	s.conns.Wait()
+	// Delayed wills still held are sent at shutdown, as Mosquitto does.
+	for _, w := range s.takeHeldWills() {
+		s.publishWill(w)
+	}
 }
 
 // expiryLoop expires disconnected persistent sessions once a second.
@@ -365,6 +369,7 @@ func (s *Server) expiryLoop() {
 
 func (s *Server) expireSessions(now int64) {
 	var expired []*session.Session
+	var due []*session.Will // delayed wills whose delay has passed (willdelay.go)
 	s.mu.Lock()
 	for id, ss := range s.sessions {
 		ss.Mu.Lock()
@@ -374,14 +379,27 @@ func (s *Server) expireSessions(now int64) {
 			delete(s.sessions, id)
 			expired = append(expired, ss)
 			s.persistDiscard(ss)
+		} else if w := takeDueWill(ss, now); w != nil {
+			due = append(due, w)
 		}
 		ss.Mu.Unlock()
 	}
 	s.mu.Unlock()
+	for _, w := range due {
+		s.publishWill(w)
+	}
 	for _, ss := range expired {
 		s.log.Log(logcat.Expired, ss.ID)
 		s.Stats.ClientsExpired.Add(1)
 		s.dropSubscriptions(ss)
+		// A will still held is published when the session ends [MQTT5-3.1.2-8].
+		ss.Mu.Lock()
+		w := ss.Will
+		ss.Will = nil
+		ss.Mu.Unlock()
+		if w != nil {
+			s.publishWill(w)
+		}
 	}
 }
 

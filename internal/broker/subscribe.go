@@ -28,6 +28,10 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 			c.fail(reasonMalformed)
 			return false
 		}
+		if badSharedForm(f) { // v5.go
+			c.fail(reasonProtocol)
+			return false
+		}
 		// [MQTT-4.7.1-2] [MQTT-4.7.1-3] wildcards must occupy whole levels.
 		if !topic.ValidFilter(f) || !packet.ValidUTF8(f) {
 			s.log.Log(logcat.InvalidSub, c.ip)
