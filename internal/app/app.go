@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/midgemq/midge/internal/auth"
 	"github.com/midgemq/midge/internal/bench"
 	"github.com/midgemq/midge/internal/broker"
 	"github.com/midgemq/midge/internal/config"
@@ -45,6 +46,9 @@ const (
 func Main(args []string) int {
 	if len(args) > 0 && args[0] == "logs" {
 		return logread.Main(args[1:], os.Stdin, os.Stdout, os.Stderr)
+	}
+	if len(args) > 0 && args[0] == "passwd" {
+		return auth.Passwd(args[1:], os.Stdin, os.Stdout, os.Stderr)
 	}
 	if len(args) > 0 && args[0] == "bench" {
 		return bench.Main(args[1:], os.Stdout, os.Stderr)
@@ -213,6 +217,7 @@ func security(cfg *config.Config, l *config.Listener) broker.Security {
 		AllowAnonymous:          sec.AllowAnonymous != 0,
 		AllowZeroLengthClientID: sec.AllowZeroLengthClientID,
 		AutoIDPrefix:            sec.AutoIDPrefix,
+		Auth:                    authFor(cfg, l), // security.go
 	}
 }
 
@@ -266,6 +271,10 @@ func (r *runner) run() int {
 		log.Log(logcat.LocalOnly2)
 		log.Log(logcat.LocalOnly3)
 		listeners = cfg.LocalListeners(r.args.Ports)
+	}
+	// Password and ACL files load before the listeners open (security.go).
+	if code := loadSecurity(log, cfg); code != 0 {
+		return code
 	}
 	r.srv = broker.New(log, brokerOptions(cfg))
 	// Restore before any listener opens (persist.go).
@@ -433,6 +442,7 @@ func (r *runner) reload() {
 		r.log.Log(logcat.LogFileError, cfg.LogFile)
 	}
 	r.srv.SetOptions(reloadOptions(r.srv.Options(), cfg))
+	reloadSecurity(r.log, r.cfg, cfg) // security.go
 	for i := range r.lcfg {
 		l := r.lcfg[i]
 		if !cfg.LocalOnly {
@@ -445,5 +455,7 @@ func (r *runner) reload() {
 		}
 		r.srv.SetSecurity(i, security(cfg, &l))
 	}
+	// Connected clients the new settings no longer admit are disconnected.
+	r.srv.Recheck()
 	r.cfg = cfg
 }

@@ -114,7 +114,7 @@ func (s *Server) Recheck() {
 		ss.Mu.Lock()
 		c, _ := ss.Conn.(*conn)
 		ss.Mu.Unlock()
-		if c == nil || c.bridge || c.owner == nil {
+		if c == nil || c.bridge || c.owner == nil || certIdentified(c) {
 			continue
 		}
 		o := c.owner
@@ -131,4 +131,16 @@ func (s *Server) Recheck() {
 	for _, c := range revoked {
 		c.fail(reasonRevoked)
 	}
+}
+
+// certIdentified reports whether the client's username came from its TLS
+// certificate (use_identity_as_username / use_subject_as_username): its
+// password is never checked, at CONNECT or on reload.
+func certIdentified(c *conn) bool {
+	cu, ok := c.nc.(interface{ TLSUsername() (string, bool, bool) })
+	if !ok {
+		return false
+	}
+	_, _, active := cu.TLSUsername()
+	return active
 }

@@ -39,8 +39,8 @@ type Security struct {
 	AllowAnonymous          int
 	AllowZeroLengthClientID bool
 	AutoIDPrefix            string
-	PasswordFile            string // not supported yet; kept for later
-	ACLFile                 string // not supported yet; kept for later
+	PasswordFile            string // password_file (loaded by internal/auth)
+	ACLFile                 string // acl_file (loaded by internal/acl)
 	PSKFile                 string // not supported yet; kept for later
 }
 

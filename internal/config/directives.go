@@ -174,6 +174,12 @@ var directives = map[string]directive{
 	"auto_id_prefix": func(p *parser, v *value) *Problem {
 		return p.str(v, v.name, &p.security().AutoIDPrefix)
 	},
+	"password_file": func(p *parser, v *value) *Problem {
+		return p.str(v, v.name, &p.security().PasswordFile)
+	},
+	"acl_file": func(p *parser, v *value) *Problem {
+		return p.str(v, v.name, &p.security().ACLFile)
+	},
 
 	// L: listeners
 	"listener": newListener,
@@ -260,7 +266,7 @@ var directives = map[string]directive{
 // checked by their directive.
 var notYet = map[string]bool{
 	// Authentication, authorisation, plugins.
-	"password_file": true, "acl_file": true, "psk_file": true, "psk_hint": true,
+	"psk_file": true, "psk_hint": true,
 	"plugin": true, "auth_plugin": true, "auth_plugin_deny_special_chars": true,
 	// TLS.
 	"cafile": true, "capath": true, "certfile": true, "keyfile": true, "crlfile": true,

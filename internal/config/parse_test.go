@@ -329,8 +329,9 @@ func TestErrors(t *testing.T) {
 		{"include_dir", CodeEmptyValue, []any{"include_dir"}, 1},
 		{"include_dir /nonexistent/midge", CodeIncludeDirOpen, []any{"/nonexistent/midge"}, 1},
 		// Options midge recognises but does not implement yet.
-		{"password_file /etc/p", CodeNotSupported, []any{"password_file"}, 1},
-		{"acl_file /etc/a", CodeNotSupported, []any{"acl_file"}, 1},
+		{"password_file /etc/p\npassword_file /etc/q", CodeDuplicateValue, []any{"password_file"}, 2},
+		{"acl_file", CodeEmptyValue, []any{"acl_file"}, 1},
+		{"psk_file /etc/k", CodeNotSupported, []any{"psk_file"}, 1},
 		{"listener 1\ncafile /ca", CodeNotSupported, []any{"cafile"}, 2},
 		{"ciphers_tls1.3 x", CodeNotSupported, []any{"ciphers_tls1.3"}, 1},
 		{"plugin /p.so", CodeNotSupported, []any{"plugin"}, 1},

@@ -69,7 +69,7 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 	}{
 		{"listener 1883\nfoo bar\n", []string{`Error: Unknown configuration variable "foo".`, "Error found at FILE:2."}},
 		{"# comment\nallow_anonymous maybe\n", []string{"Error: Invalid allow_anonymous value (maybe).", "Error found at FILE:2."}},
-		{"password_file /etc/mosquitto/passwd\n", []string{"Error: The password_file option is not supported by midge yet.", "Error found at FILE:1."}},
+		{"psk_file /etc/mosquitto/psk\n", []string{"Error: The psk_file option is not supported by midge yet.", "Error found at FILE:1."}},
 	}
 	for i, c := range cases {
 		p := write(fmt.Sprintf("bad%d.conf", i), c.body)

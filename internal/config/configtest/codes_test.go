@@ -58,7 +58,7 @@ func TestRenderArgs(t *testing.T) {
 		"max_qos 3", "max_inflight_messages 70000", "max_keepalive -1", "memory_limit -1",
 		"message_size_limit -1", "mount_point x", "listener 1\nmount_point +", "auto_id_prefix a\nper_listener_settings true",
 		"persistent_client_expiration 1s", "socket_domain x", "max_topic_alias -1", "websockets_headers_size -1",
-		"password_file x", "include_dir /nonexistent",
+		"psk_file x", "include_dir /nonexistent",
 		"port 1\nport 2\nbind_address x\nallow_duplicate_messages 1\nclientid_prefixes x\nmessage_size_limit 1\nretry_interval\nlog_type\nmax_connections\npersistent_client_expiration\nfoo",
 	}
 	for _, conf := range confs {
