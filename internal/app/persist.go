@@ -1,10 +1,12 @@
 package app
 
 import (
+	"errors"
 	"os"
 	"time"
 
 	"github.com/midgemq/midge/internal/logcat"
+	"github.com/midgemq/midge/internal/mosqdb"
 	"github.com/midgemq/midge/internal/store"
 )
 
@@ -76,5 +78,35 @@ func (r *runner) importMosquitto(db *store.DB) {
 	if _, err := os.Stat(path); err != nil {
 		return
 	}
-	_ = path // the importer (internal/mosqdb) is wired in by a later change
+	mdb, err := mosqdb.ReadFile(path)
+	if err != nil {
+		var ve *mosqdb.VersionError
+		switch {
+		case errors.Is(err, mosqdb.ErrEmpty):
+			r.log.Log(logcat.PersistEmpty)
+		case errors.Is(err, mosqdb.ErrUnrecognised):
+			r.log.Log(logcat.PersistUnrecognised)
+		case errors.As(err, &ve):
+			r.log.Log(logcat.PersistBadVersion, ve.Got, mosqdb.Version)
+		default:
+			r.log.Log(logcat.PersistImportFailed, path, err.Error())
+		}
+		return
+	}
+	for _, w := range mdb.Warnings {
+		switch w.Key {
+		case "persist.unsupported_chunk":
+			r.log.Log(logcat.PersistUnsupChunk, w.Arg)
+		case "persist.client_msg_no_client":
+			r.log.Log(logcat.PersistNoClient)
+		}
+	}
+	ops := mdb.Ops(time.Now().Unix(), 0)
+	ops = append(ops, store.Op{Key: store.MetaKey("imported"), Value: []byte(path)})
+	if err := db.Wait(db.Enqueue(ops...)); err != nil {
+		r.log.Log(logcat.PersistImportFailed, path, err.Error())
+		return
+	}
+	ret, sess, subs, queued := mdb.Counts()
+	r.log.Log(logcat.PersistImported, path, ret, sess, subs, queued)
 }
