@@ -228,6 +228,8 @@ type runner struct {
 	srv  *broker.Server
 	// listeners as opened, with the config listener they came from
 	lcfg []config.Listener
+	// TLS certificates reloaded on SIGHUP (transport.go)
+	transport transportState
 }
 
 func (r *runner) run() int {
@@ -358,8 +360,16 @@ func (r *runner) openListeners(ls []config.Listener) int {
 	log := r.log
 	for i := range ls {
 		l := &ls[i]
-		if l.Protocol == "websockets" || l.UnixPath != "" {
-			continue // rejected by the config reader until implemented
+		// Websockets and unix sockets, and TLS for MQTT: transport.go.
+		if done, code := r.openSpecial(l); done {
+			if code != 0 {
+				return code
+			}
+			continue
+		}
+		lt, code := r.buildTLS(l)
+		if code != 0 {
+			return code
 		}
 		var addrs []struct{ network, host string }
 		switch {
@@ -393,7 +403,7 @@ func (r *runner) openListeners(ls []config.Listener) int {
 				MaxConnections: l.MaxConnections, MountPoint: l.MountPoint, MaxQoS: byte(l.MaxQoS),
 				UseUsernameAsClientID: l.UseUsernameAsClientID, Security: security(r.cfg, l),
 			}
-			if _, err := r.srv.Listen(spec); err != nil {
+			if _, err := r.listen(spec, lt); err != nil {
 				text := broker.ErrorText(err)
 				if a.network == "tcp6" && r.cfg.LocalOnly && strings.Contains(text, "assign requested address") {
 					// No IPv6 loopback on this host: Mosquitto warns and goes on.
@@ -429,6 +439,9 @@ func lookupErrorText(err error) string {
 // limits. A config with errors is reported and the old one kept.
 func (r *runner) reload() {
 	r.log.Log(logcat.Reloading)
+	// Certificates are reloaded even when the config has errors, as in
+	// Mosquitto, after the config's lines.
+	defer r.reloadTLS()
 	if r.args.ConfigFile == "" {
 		r.log.Configure(loggingOptions(r.cfg))
 		return

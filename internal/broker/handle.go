@@ -270,6 +270,15 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 		c.logf(logcat.WillTooLarge, id)
 		return c.refuse(id, packet.ConnRefusedNotAuth, packet.PacketTooLarge, reasonOversizePayload)
 	}
+	// use_identity_as_username / use_subject_as_username (identity.go): the
+	// CONNECT username and password are discarded (reference §4.2).
+	if name, ok, active := certUsername(c.nc); active {
+		if !ok {
+			return c.refuse(id, packet.ConnRefusedBadAuth, packet.BadUsernameOrPassword, reasonNotAuthorised)
+		}
+		cp.Username, cp.UsernameFlag, cp.Password, cp.PasswordFlag = name, true, nil, false
+		sec = certAuthenticated(sec)
+	}
 	if c.l.spec.UseUsernameAsClientID {
 		if !cp.UsernameFlag {
 			return c.refuse(id, packet.ConnRefusedNotAuth, packet.NotAuthorized, reasonNotAuthorised)

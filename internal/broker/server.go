@@ -58,6 +58,7 @@ type Listener struct {
 	// (use_username_as_clientid); a client without one is refused.
 	UseUsernameAsClientID bool
 	Security              Security
+	Websockets            bool // no "New connection from" line (reference §1.3)
 }
 
 // Security is the part of the settings that per_listener_settings makes per
@@ -293,7 +294,7 @@ func (s *Server) accept(l *listener, nc net.Conn) {
 		// unless set_tcp_nodelay is true.
 		tc.SetNoDelay(false)
 	}
-	if s.log.On(logcat.NewConnection) {
+	if s.log.On(logcat.NewConnection) && !l.spec.Websockets {
 		s.log.Log(logcat.NewConnection, ip, port, l.spec.Port)
 	}
 	c := newConn(s, l, nc, ip, port)

@@ -268,16 +268,10 @@ var notYet = map[string]bool{
 	// Authentication, authorisation, plugins.
 	"psk_file": true, "psk_hint": true,
 	"plugin": true, "auth_plugin": true, "auth_plugin_deny_special_chars": true,
-	// TLS.
-	"cafile": true, "capath": true, "certfile": true, "keyfile": true, "crlfile": true,
-	"ciphers": true, "ciphers_tls1.3": true, "tls_version": true, "require_certificate": true,
-	"use_identity_as_username": true, "use_subject_as_username": true, "dhparamfile": true,
-	"tls_engine": true, "tls_keyform": true, "tls_engine_kpass_sha1": true,
+	// TLS options Go's crypto/tls cannot honour (the others are in tls.go).
+	"dhparamfile": true, "tls_engine": true, "tls_keyform": true, "tls_engine_kpass_sha1": true,
 	// Binding to an interface by name.
 	"bind_interface": true,
-	// Websockets and unix sockets.
-	"protocol websockets": true, "http_dir": true,
-	"listener unix socket": true,
 	// Bridges.
 	"connection": true, "address": true, "addresses": true, "topic": true,
 	"bridge_attempt_unsubscribe": true, "bridge_bind_address": true, "bridge_cafile": true,

@@ -54,7 +54,7 @@ func TestRenderUnknownVariable(t *testing.T) {
 func TestRenderArgs(t *testing.T) {
 	confs := []string{
 		"foo", "allow_anonymous yes", "pid_file", "pid_file a\npid_file b", "pid_file \x01",
-		"listener 70000", "listener 0", "listener 0 /s", "log_dest file a\nlog_dest file b", "log_dest file",
+		"listener 70000", "listener 0", "log_dest file a\nlog_dest file b", "log_dest file",
 		"max_qos 3", "max_inflight_messages 70000", "max_keepalive -1", "memory_limit -1",
 		"message_size_limit -1", "mount_point x", "listener 1\nmount_point +", "auto_id_prefix a\nper_listener_settings true",
 		"persistent_client_expiration 1s", "socket_domain x", "max_topic_alias -1", "websockets_headers_size -1",

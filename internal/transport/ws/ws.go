@@ -66,11 +66,11 @@ func New(ln net.Listener, o Options) (*Listener, error) {
 	l.srv = &http.Server{
 		Handler:           l,
 		ReadHeaderTimeout: o.HeaderTimeout,
-		ReadTimeout:       o.HeaderTimeout, // plain HTTP only: hijacked conns clear it
-		WriteTimeout:      o.HeaderTimeout,
-		IdleTimeout:       o.HeaderTimeout,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          log.New(lineWriter(o.ErrorLog), "", 0),
+		// No ReadTimeout/WriteTimeout: their deadlines would stay on upgraded
+		// connections. File responses set their own write deadline.
+		IdleTimeout:    o.HeaderTimeout,
+		MaxHeaderBytes: 16 << 10,
+		ErrorLog:       log.New(lineWriter(o.ErrorLog), "", 0),
 	}
 	go l.srv.Serve(ln)
 	return l, nil
@@ -185,6 +185,9 @@ func (l *Listener) serveFile(w http.ResponseWriter, r *http.Request) {
 	}
 	if l.opts.Serving != nil {
 		l.opts.Serving(real)
+	}
+	if l.opts.HeaderTimeout > 0 {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(l.opts.HeaderTimeout))
 	}
 	http.ServeContent(w, r, real, st.ModTime(), f)
 }
