@@ -71,6 +71,8 @@ func TestParseLines(t *testing.T) {
 		{"extra field ignored", "x:" + good + ":more\n", []string{"x"}, nil},
 		{"empty field at eof", "u:", nil, []string{"Warning: Invalid line in password file 'pw': u"}},
 		{"colons only after name", " u ::", nil, []string{"Warning: Invalid line in password file 'pw':  u"}},
+		// Observed with Debian's mosquitto: strtok skips the leading colon.
+		{"leading colon", ":x\n", nil, []string{"Warning: Invalid line in password file 'pw': :x"}},
 		{"empty field before newline", "u:\n", nil, []string{"Error: Invalid password hash for user u, removing entry."}},
 		{"username too long", long + ":" + good + "\n", nil, []string{"Warning: Invalid line in password file 'pw', username too long."}},
 		{"password too long", "u:" + long + "\n", nil, []string{"Warning: Invalid line in password file 'pw', password too long."}},
