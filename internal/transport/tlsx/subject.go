@@ -75,7 +75,10 @@ type pkixATV struct {
 	Value asn1.RawValue
 }
 
-type pkixRDNs []([]pkixATV)
+// rdnSET is one RDN; encoding/asn1 reads a slice type named ...SET as a SET OF.
+type rdnSET []pkixATV
+
+type pkixRDNs []rdnSET
 
 // stringValue decodes the ASN.1 string types OpenSSL prints as text.
 func stringValue(v asn1.RawValue) (string, bool) {
