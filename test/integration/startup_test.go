@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,7 +225,16 @@ func TestDaemonMode(t *testing.T) {
 	})
 	proc, _ := os.FindProcess(n)
 	t.Cleanup(func() { proc.Signal(syscall.SIGKILL) })
-	r := dialRaw(t, fmt.Sprintf("127.0.0.1:%d", port))
+	// The pid file is written before the listeners open: wait for them.
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	eventually(t, 10*time.Second, "the daemon's listener", func() bool {
+		nc, err := net.Dial("tcp", addr)
+		if err == nil {
+			nc.Close()
+		}
+		return err == nil
+	})
+	r := dialRaw(t, addr)
 	if ack := r.connect(connectPacket("daemon-check")); ack.Code != 0 {
 		t.Fatalf("CONNACK %d", ack.Code)
 	}
