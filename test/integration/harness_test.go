@@ -26,7 +26,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	midgeBin = filepath.Join(dir, "midge")
-	out, err := exec.Command("go", "build", "-o", midgeBin, "../../cmd/midge").CombinedOutput()
+	args := []string{"build", "-o", midgeBin}
+	if os.Getenv("MIDGE_RACE") != "" {
+		// MIDGE_RACE=1 builds the broker with the race detector, so the
+		// integration tests double as a race test of the real binary.
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, "../../cmd/midge")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build midge: %v\n%s", err, out)
 		os.Exit(1)
@@ -131,6 +137,15 @@ func startBin(t testing.TB, bin string, args ...string) *Broker {
 	}()
 	t.Cleanup(func() {
 		b.Stop()
+		// A panic or (with MIDGE_RACE=1) a data race in the broker fails
+		// the test that saw it, whatever the test itself checked.
+		for _, l := range b.RawLines() {
+			if strings.HasPrefix(l, "panic:") || strings.Contains(l, "WARNING: DATA RACE") ||
+				strings.HasPrefix(l, "fatal error:") {
+				t.Errorf("broker process reported: %s", l)
+				break
+			}
+		}
 		if t.Failed() {
 			t.Logf("broker log:\n%s", strings.Join(b.Lines(), "\n"))
 		}
