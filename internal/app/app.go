@@ -402,6 +402,7 @@ func (r *runner) openListeners(ls []config.Listener) int {
 				Network: a.network, Addr: net.JoinHostPort(a.host, strconv.Itoa(l.Port)), Port: l.Port,
 				MaxConnections: l.MaxConnections, MountPoint: l.MountPoint, MaxQoS: byte(l.MaxQoS),
 				UseUsernameAsClientID: l.UseUsernameAsClientID, Security: security(r.cfg, l),
+				MaxTopicAlias: uint16(l.MaxTopicAlias),
 			}
 			if _, err := r.listen(spec, lt); err != nil {
 				text := broker.ErrorText(err)

@@ -36,7 +36,8 @@ func (r *runner) brokerSpec(l *config.Listener, network, addr string) broker.Lis
 		Network: network, Addr: addr, Port: l.Port,
 		MaxConnections: l.MaxConnections, MountPoint: l.MountPoint, MaxQoS: byte(l.MaxQoS),
 		UseUsernameAsClientID: l.UseUsernameAsClientID, Security: security(r.cfg, l),
-		Websockets: l.Protocol == "websockets",
+		MaxTopicAlias: uint16(l.MaxTopicAlias),
+		Websockets:    l.Protocol == "websockets",
 	}
 }
 

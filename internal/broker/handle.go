@@ -352,7 +352,9 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 			ka = o.MaxKeepalive
 			props.ServerKeepAlive, props.HasServerKeepAlive = ka, true
 		}
-		props.TopicAliasMaximum, props.HasTopicAliasMaximum = 10, true
+		if ta := c.l.spec.MaxTopicAlias; ta > 0 {
+			props.TopicAliasMaximum, props.HasTopicAliasMaximum = ta, true
+		}
 		props.AssignedClientID = assigned
 		if !o.RetainAvailable {
 			props.RetainAvailable, props.HasRetainAvailable = 0, true

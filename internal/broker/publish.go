@@ -25,7 +25,8 @@ func (c *conn) handlePublish(p *packet.Publish) bool {
 	name := p.Topic
 	if c.version == packet.V5 && p.Props.HasTopicAlias {
 		a := p.Props.TopicAlias
-		if a == 0 || a > 10 {
+		// [MQTT-3.3.2-9] [MQTT-3.3.2-10] alias 0 or above our maximum.
+		if a == 0 || a > c.l.spec.MaxTopicAlias {
 			c.writeDisconnect(packet.TopicAliasInvalid)
 			c.failText(reasonBadSocket, "Unknown error.")
 			return false

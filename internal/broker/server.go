@@ -59,6 +59,10 @@ type Listener struct {
 	UseUsernameAsClientID bool
 	Security              Security
 	Websockets            bool // no "New connection from" line (reference §1.3)
+	// MaxTopicAlias is max_topic_alias: the v5 Topic Alias Maximum offered
+	// in CONNACK (none when 0); an inbound alias above it is refused with
+	// DISCONNECT 0x94.
+	MaxTopicAlias uint16
 }
 
 // Security is the part of the settings that per_listener_settings makes per

@@ -253,3 +253,31 @@ func TestV5ConnackBytes(t *testing.T) {
 		t.Fatalf("CONNACK % x, want % x", got, want)
 	}
 }
+
+// TestV5MaxTopicAlias: the listener's max_topic_alias is what CONNACK offers
+// (no property when 0), and an alias above it gets DISCONNECT 0x94
+// [MQTT-3.2.2-17] [MQTT-3.3.2-9] [MQTT-3.3.2-10].
+func TestV5MaxTopicAlias(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		max   int
+		alias uint16
+	}{{0, 1}, {3, 4}} {
+		b := StartBroker(t, fmt.Sprintf("listener PORT 127.0.0.1\nmax_topic_alias %d\n", c.max))
+		r, ack := dialV5(t, b, v5Connect("alias-max"))
+		if ack.Code != 0 {
+			t.Fatalf("CONNACK %#x", ack.Code)
+		}
+		if got := ack.Props.HasTopicAliasMaximum; got != (c.max > 0) || (got && int(ack.Props.TopicAliasMaximum) != c.max) {
+			t.Errorf("max_topic_alias %d: CONNACK Topic Alias Maximum present=%v value=%d", c.max, got, ack.Props.TopicAliasMaximum)
+		}
+		if c.max > 0 {
+			// The highest allowed alias works.
+			ok := &packet.Publish{Topic: "ta/x", Payload: []byte("1"), Props: packet.Properties{TopicAlias: uint16(c.max), HasTopicAlias: true}}
+			r.send(packet.AppendPublish(nil, packet.V5, ok))
+		}
+		bad := &packet.Publish{Topic: "ta/x", Payload: []byte("2"), Props: packet.Properties{TopicAlias: c.alias, HasTopicAlias: true}}
+		r.send(packet.AppendPublish(nil, packet.V5, bad))
+		r.expectDisconnect(packet.TopicAliasInvalid)
+	}
+}
