@@ -195,6 +195,7 @@ func brokerOptions(cfg *config.Config) broker.Options {
 	o.AllowDuplicateMessages = cfg.AllowDuplicateMessages
 	o.SetTCPNoDelay = cfg.SetTCPNoDelay
 	o.ConnectTimeout = cfg.ConnectTimeout
+	o.MaxQueuedInMemory = cfg.MaxQueuedInMemory
 	return o
 }
 

@@ -2,8 +2,10 @@ package broker
 
 import (
 	"encoding/binary"
+	"errors"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/midgemq/midge/internal/logcat"
 	"github.com/midgemq/midge/internal/packet"
@@ -34,10 +36,112 @@ type persister struct {
 	db     *store.DB
 	seq    atomic.Uint64 // last outbound record key used
 	failed atomic.Bool   // the refusal line was logged
+	memMax int           // max_queued_in_memory (0 = every queued message in RAM)
 }
 
-// SetStore attaches a store. Call before Restore and Serve.
-func (s *Server) SetStore(db *store.DB) { s.pers = &persister{db: db} }
+// SetStore attaches a store. Call before Restore and Serve, after the
+// options are set (max_queued_in_memory is read here).
+func (s *Server) SetStore(db *store.DB) {
+	s.pers = &persister{db: db, memMax: s.Options().MaxQueuedInMemory}
+}
+
+// storeBacked reports whether the outbound messages of ss are written to
+// the store: a persistent session, or one that became clean while some of
+// its queued messages were only in the store (spilled), until they are read
+// back. ss.Mu held.
+func storeBacked(ss *session.Session) bool {
+	if ss.Persisted && ss.Expiry != 0 {
+		return true
+	}
+	n, _ := ss.Spilled()
+	return n > 0
+}
+
+// spillMax is the in-memory bound of the queue of ss (session/spill.go):
+// max_queued_in_memory for a store-backed session, none otherwise. ss.Mu held.
+func (s *Server) spillMax(ss *session.Session) int {
+	if s.pers == nil || !storeBacked(ss) {
+		return 0
+	}
+	return s.pers.memMax
+}
+
+// maybePageIn starts reading spilled messages of a connected session back
+// from the store when its in-memory queue has drained. ss.Mu held.
+func (s *Server) maybePageIn(ss *session.Session) {
+	if s.pers == nil || ss.Conn == nil {
+		return
+	}
+	ss.SetSpillMax(s.spillMax(ss))
+	if ss.PageWanted() {
+		go s.pageIn(ss)
+	}
+}
+
+// pageIn reads the next spilled messages of ss back from the store into its
+// queue and sends what the window admits (which starts the next read when
+// the queue drains again). It runs on its own goroutine: it waits for the
+// spilled records to be written without holding ss.Mu.
+func (s *Server) pageIn(ss *session.Session) {
+	ss.Mu.Lock()
+	if ss.Conn == nil || ss.Expired {
+		ss.Mu.Unlock()
+		return
+	}
+	from, wait, n, ok := ss.BeginPage()
+	ss.Mu.Unlock()
+	if !ok {
+		return
+	}
+	got, next, err := s.readSpilled(ss.ID, from, wait, n)
+	ss.Mu.Lock()
+	defer ss.Mu.Unlock()
+	if err != nil {
+		ss.AbortPage(from)
+		s.log.Log(logcat.PersistError, err.Error())
+		return
+	}
+	ss.EndPage(from, wait, got, next, len(got) < n)
+	if c, _ := ss.Conn.(*conn); c != nil && !ss.Expired {
+		c.promote(ss, time.Now().Unix())
+	}
+}
+
+// readSpilled waits for the store write wait, then reads up to n queued
+// (not in flight) outbound records of session id from key from on. It
+// returns them in key order and the key after the last one read.
+func (s *Server) readSpilled(id string, from, wait uint64, n int) ([]*session.Outbound, uint64, error) {
+	if err := s.pers.db.Wait(wait); err != nil {
+		return nil, 0, err
+	}
+	var got []*session.Outbound
+	next := from
+	errEnough := errors.New("enough")
+	err := s.pers.db.Engine().IterateFrom(store.OutPrefix(id), store.OutKey(id, from), func(k, v []byte) error {
+		_, rest, ok := store.SplitID(k, store.PrefixOut)
+		if !ok || len(rest) != 8 {
+			return nil
+		}
+		o, err := store.DecodeOutbound(v)
+		if err != nil {
+			return err
+		}
+		o.Seq = binary.BigEndian.Uint64(rest)
+		next = o.Seq + 1
+		if o.Mid != 0 {
+			return nil // in flight: in memory already
+		}
+		got = append(got, o)
+		if len(got) == n {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && err != errEnough {
+		return nil, 0, err
+	}
+	return got, next, nil
+}
 
 // Store returns the attached store, or nil.
 func (s *Server) Store() *store.DB {
@@ -101,7 +205,7 @@ func (s *Server) persistRetained(m *session.Message) uint64 {
 // persistOut records an outbound message newly queued or sent to a
 // persistent session, or its new state. ss.Mu held.
 func (s *Server) persistOut(ss *session.Session, o *session.Outbound) uint64 {
-	if s.pers == nil || !ss.Persisted || ss.Expiry == 0 || o == nil {
+	if s.pers == nil || o == nil || !storeBacked(ss) {
 		return 0
 	}
 	if o.Seq == 0 {
@@ -127,10 +231,20 @@ func (s *Server) persistSession(ss *session.Session) uint64 {
 	}
 	if ss.Expiry == 0 || ss.Expired {
 		if !ss.Persisted {
+			if n, _ := ss.Spilled(); n > 0 && ss.Expired {
+				return s.pers.db.Enqueue(store.DeleteSession(ss.ID)...)
+			}
 			return 0
 		}
 		ss.Persisted = false
-		return s.pers.db.Enqueue(store.DeleteSession(ss.ID)...)
+		ops := store.DeleteSession(ss.ID)
+		if n, _ := ss.Spilled(); n > 0 && !ss.Expired {
+			// A persistent session resumed as a clean one: its spilled
+			// messages are still read back from their records, which go as
+			// they are delivered (after a crash they are orphans, dropped).
+			ops = keepOut(ops)
+		}
+		return s.pers.db.Enqueue(ops...)
 	}
 	ss.Persisted = true
 	rec := &store.Session{Version: ss.Version, Expiry: ss.Expiry, DisconnectedAt: ss.DisconnectedAt}
@@ -140,10 +254,22 @@ func (s *Server) persistSession(ss *session.Session) uint64 {
 	return s.pers.db.Enqueue(store.Op{Key: store.SessionKey(ss.ID), Value: store.EncodeSession(rec)})
 }
 
+// keepOut drops the range delete of outbound records from DeleteSession's ops.
+func keepOut(ops []store.Op) []store.Op {
+	out := ops[:0]
+	for _, op := range ops {
+		if op.Kind == store.DeleteRange && strings.HasPrefix(string(op.Key), store.PrefixOut) {
+			continue
+		}
+		out = append(out, op)
+	}
+	return out
+}
+
 // persistDiscard removes the keys of a session that is replaced or expired.
 // ss.Mu held.
 func (s *Server) persistDiscard(ss *session.Session) {
-	if s.pers == nil || !ss.Persisted {
+	if n, _ := ss.Spilled(); s.pers == nil || (!ss.Persisted && n == 0) {
 		return
 	}
 	ss.Persisted = false
@@ -270,7 +396,12 @@ func (s *Server) Restore(now int64) (Restored, error) {
 	if err != nil {
 		return r, err
 	}
-	type outs struct{ inflight, queued []*session.Outbound }
+	type outs struct {
+		inflight, queued []*session.Outbound
+		spilled          int // queued beyond max_queued_in_memory: left in the store
+		spBytes          int64
+		spFrom           uint64
+	}
 	per := map[*session.Session]*outs{}
 	var maxSeq uint64
 	err = eng.Iterate([]byte(store.PrefixOut), func(k, v []byte) error {
@@ -296,10 +427,18 @@ func (s *Server) Restore(now int64) (Restored, error) {
 			x = &outs{}
 			per[ss] = x
 		}
-		if o.Mid != 0 {
+		switch {
+		case o.Mid != 0:
 			x.inflight = append(x.inflight, o)
 			r.Inflight++
-		} else {
+		case s.pers.memMax > 0 && (x.spilled > 0 || len(x.queued) >= s.pers.memMax):
+			if x.spilled == 0 {
+				x.spFrom = o.Seq
+			}
+			x.spilled++
+			x.spBytes += o.Msg.Size()
+			r.Queued++
+		default:
 			x.queued = append(x.queued, o)
 			r.Queued++
 		}
@@ -311,6 +450,8 @@ func (s *Server) Restore(now int64) (Restored, error) {
 	s.pers.seq.Store(maxSeq)
 	for ss, x := range per {
 		ss.Restore(x.inflight, x.queued)
+		ss.SetSpillMax(s.pers.memMax)
+		ss.RestoreSpill(x.spilled, x.spBytes, x.spFrom)
 	}
 	err = eng.Iterate([]byte(store.PrefixIn), func(k, v []byte) error {
 		id, rest, ok := store.SplitID(k, store.PrefixIn)

@@ -293,6 +293,7 @@ func (c *conn) promote(ss *session.Session, now int64) {
 		}
 		c.writePublish(ss, o, now)
 	}
+	c.srv.maybePageIn(ss) // spilled messages back from the store (persist.go)
 }
 
 // writePublish encodes an outbound PUBLISH into the connection's buffer and

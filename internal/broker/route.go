@@ -132,9 +132,15 @@ func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, reta
 	if c != nil && qos > c.l.spec.MaxQoS {
 		qos = c.l.spec.MaxQoS
 	}
+	if s.pers != nil {
+		ss.SetSpillMax(s.spillMax(ss)) // persist.go
+	}
 	o, dec, why := ss.Deliver(m, qos, retain, ids, c != nil)
-	if dec == session.Queued || (dec == session.SendNow && o.QoS > 0) {
+	if dec == session.Queued || dec == session.Spilled || (dec == session.SendNow && o.QoS > 0) {
 		seq = s.persistOut(ss, o)
+	}
+	if dec == session.Spilled {
+		ss.NoteSpill(o.Seq, seq) // only in the store now (session/spill.go)
 	}
 	switch dec {
 	case session.SendNow:

@@ -34,15 +34,20 @@ type Options struct {
 	SetTCPNoDelay          bool          // set_tcp_nodelay
 	ConnectTimeout         time.Duration // midge: connect_timeout (time allowed for CONNECT)
 	MaxOutboundBytes       int           // midge: bytes a connection may have unsent before QoS 0 is dropped
+	// MaxQueuedInMemory (midge: max_queued_in_memory): with a store, the
+	// queued messages of a persistent session kept in RAM; later ones are
+	// only in the store until read back (0 = all in RAM). Read by SetStore.
+	MaxQueuedInMemory int
 }
 
 // DefaultOptions returns Mosquitto 2.0's defaults.
 func DefaultOptions() Options {
 	return Options{
-		Limits:           session.Limits{MaxInflight: 20, MaxQueued: 1000},
-		RetainAvailable:  true,
-		ConnectTimeout:   90 * time.Second,
-		MaxOutboundBytes: 4 << 20,
+		Limits:            session.Limits{MaxInflight: 20, MaxQueued: 1000},
+		RetainAvailable:   true,
+		ConnectTimeout:    90 * time.Second,
+		MaxOutboundBytes:  4 << 20,
+		MaxQueuedInMemory: 256,
 	}
 }
 

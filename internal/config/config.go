@@ -126,6 +126,10 @@ type Config struct {
 	// PersistenceSync (midge, persistence_sync): "always" (default: an ack
 	// waits for fsync) or "periodic" (fsync once a second).
 	PersistenceSync string
+	// MaxQueuedInMemory (midge, max_queued_in_memory): with persistence,
+	// the queued messages of a persistent session kept in RAM; the others
+	// are only in the store until read back (0 = all in RAM). Default 256.
+	MaxQueuedInMemory int
 
 	LogDest            uint32 // Dest* bits
 	LogFile            string // path for log_dest file
@@ -154,6 +158,7 @@ func Default() *Config {
 		User:                "mosquitto",
 		MaxInflightMessages: 20,
 		MaxQueuedMessages:   1000,
+		MaxQueuedInMemory:   256,
 		RetainAvailable:     true,
 		SysInterval:         10,
 		ConnectionMessages:  true,

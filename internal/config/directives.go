@@ -138,6 +138,7 @@ var directives = map[string]directive{
 		p.cfg.PersistenceSync = t
 		return nil
 	},
+	"max_queued_in_memory": intOpt(func(c *Config) *int { return &c.MaxQueuedInMemory }, 0),
 	"connect_timeout": func(p *parser, v *value) *Problem {
 		n, prob := p.integer(v, v.name)
 		if prob != nil {

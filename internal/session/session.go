@@ -118,6 +118,7 @@ type Session struct {
 	queue    []*Outbound
 	qBytes   int64
 	inQoS2   map[uint16]*Message // inbound QoS 2 awaiting PUBREL
+	sp       spill               // queued messages kept only in the broker's store (spill.go)
 	// now0 is the Outbound that Deliver returns for a QoS 0 message sent at
 	// once: reused, so that delivery allocates nothing; valid while Mu is held.
 	now0 Outbound
@@ -163,6 +164,9 @@ const (
 	SendNow Decision = iota // write the returned Outbound now
 	Queued                  // kept for later
 	Dropped                 // dropped by a limit
+	// Spilled: queued, but only in the broker's store: the caller must write
+	// it there and report its keys with NoteSpill (spill.go).
+	Spilled
 )
 
 // DropReason says which limit dropped a message.
@@ -194,7 +198,7 @@ func (s *Session) windowOpen() bool {
 // bytes already queued must be below the limits, less the window (count and
 // max_inflight_bytes) for a connected client.
 func (s *Session) queueAllows(online bool) bool {
-	n, nb := len(s.queue), s.qBytes
+	n, nb := len(s.queue)+s.sp.n, s.qBytes+s.sp.bytes
 	if online {
 		// Mosquitto lets a connected client queue max_queued_messages beyond the window.
 		n -= s.lim.MaxInflight
@@ -226,23 +230,29 @@ func (s *Session) Deliver(m *Message, qos byte, retain bool, subIDs []uint32, on
 		if !s.queueAllows(false) {
 			return nil, Dropped, DropQueueFull
 		}
-		s.push(o)
-		return o, Queued, NotDropped
+		return o, s.push(o), NotDropped
 	}
-	if online && len(s.queue) == 0 && s.windowOpen() {
+	if online && len(s.queue) == 0 && s.sp.n == 0 && s.windowOpen() {
 		s.track(o)
 		return o, SendNow, NotDropped
 	}
 	if !s.queueAllows(online) {
 		return nil, Dropped, DropQueueFull
 	}
-	s.push(o)
-	return o, Queued, NotDropped
+	return o, s.push(o), NotDropped
 }
 
-func (s *Session) push(o *Outbound) {
+// push queues o in memory, or spills it when the in-memory bound is
+// reached or earlier messages are spilled already (FIFO order).
+func (s *Session) push(o *Outbound) Decision {
+	if s.sp.max > 0 && (s.sp.n > 0 || len(s.queue) >= s.sp.max) {
+		s.sp.n++
+		s.sp.bytes += o.Msg.Size()
+		return Spilled
+	}
 	s.queue = append(s.queue, o)
 	s.qBytes += o.Msg.Size()
+	return Queued
 }
 
 func (s *Session) track(o *Outbound) {
@@ -325,7 +335,8 @@ func (s *Session) Pubcomp(mid uint16) bool {
 func (s *Session) Inflight() []*Outbound { return s.inflight }
 
 // Counts returns the number of messages in flight and queued. Lock held.
-func (s *Session) Counts() (inflight, queued int) { return len(s.inflight), len(s.queue) }
+// Queued counts spilled messages too.
+func (s *Session) Counts() (inflight, queued int) { return len(s.inflight), len(s.queue) + s.sp.n }
 
 // InboundQoS2 returns the stored inbound QoS 2 message for mid.
 func (s *Session) InboundQoS2(mid uint16) (*Message, bool) {
@@ -357,6 +368,7 @@ func (s *Session) ReleaseInbound(mid uint16) (*Message, bool) {
 func (s *Session) Reset() {
 	s.inflight, s.queue, s.inQoS2 = nil, nil, nil
 	s.inBytes, s.qBytes = 0, 0
+	s.sp = spill{max: s.sp.max}
 	s.Subs = map[string]topic.Options{}
 	s.lastMid = 0
 }

@@ -85,7 +85,14 @@ func (e *pebbleEngine) Sync() error {
 }
 
 func (e *pebbleEngine) Iterate(prefix []byte, fn func(k, v []byte) error) error {
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: PrefixEnd(prefix)})
+	return e.IterateFrom(prefix, prefix, fn)
+}
+
+func (e *pebbleEngine) IterateFrom(prefix, start []byte, fn func(k, v []byte) error) error {
+	if string(start) < string(prefix) {
+		start = prefix
+	}
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: PrefixEnd(prefix)})
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,8 @@ type Engine interface {
 	// Iterate calls fn for every key with the prefix, in key order. The
 	// slices are valid only during the call.
 	Iterate(prefix []byte, fn func(k, v []byte) error) error
+	// IterateFrom is Iterate starting at the first key >= start.
+	IterateFrom(prefix, start []byte, fn func(k, v []byte) error) error
 	Get(key []byte) ([]byte, bool, error)
 	Close() error
 }
@@ -322,6 +324,9 @@ func OutKey(id string, seq uint64) []byte {
 	k = append(k, 0)
 	return binary.BigEndian.AppendUint64(k, seq)
 }
+
+// OutPrefix returns the prefix of every outbound message key of a session.
+func OutPrefix(id string) []byte { return []byte(PrefixOut + id + "\x00") }
 
 // InKey returns the key of one inbound QoS 2 message.
 func InKey(id string, mid uint16) []byte {

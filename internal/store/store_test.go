@@ -154,10 +154,11 @@ func (f *fakeEngine) Apply(ops []Op, sync bool) error {
 	}
 	return nil
 }
-func (f *fakeEngine) Sync() error                                        { return nil }
-func (f *fakeEngine) Iterate(p []byte, fn func(k, v []byte) error) error { return nil }
-func (f *fakeEngine) Get(k []byte) ([]byte, bool, error)                 { return nil, false, nil }
-func (f *fakeEngine) Close() error                                       { return nil }
+func (f *fakeEngine) Sync() error                                               { return nil }
+func (f *fakeEngine) Iterate(p []byte, fn func(k, v []byte) error) error        { return nil }
+func (f *fakeEngine) IterateFrom(p, s []byte, fn func(k, v []byte) error) error { return nil }
+func (f *fakeEngine) Get(k []byte) ([]byte, bool, error)                        { return nil, false, nil }
+func (f *fakeEngine) Close() error                                              { return nil }
 
 func TestGroupCommit(t *testing.T) {
 	f := &fakeEngine{data: map[string][]byte{}, delay: 2 * time.Millisecond}
