@@ -363,16 +363,19 @@ func (s *Server) Shutdown() {
 	}
 }
 
-// expiryLoop expires disconnected persistent sessions once a second.
+// expiryLoop expires disconnected persistent sessions once a second, and
+// returns memory to the system when the broker has gone quiet (memidle.go).
 func (s *Server) expiryLoop() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	mem := newIdleRelease()
 	for {
 		select {
 		case <-s.quit:
 			return
 		case now := <-t.C:
 			s.expireSessions(now.Unix())
+			mem.tick()
 		}
 	}
 }
