@@ -2,7 +2,11 @@ package broker
 
 import (
 	"encoding/binary"
+	"fmt"
+	"net"
 	"runtime"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,4 +188,134 @@ func TestSpillKeepsQueueLimit(t *testing.T) {
 		t.Fatalf("dropped %d, want 30", d)
 	}
 	receiveInOrder(t, s, "sub", 50)
+}
+
+// TestDelayedWillRemovedFromStoreWhenPublished: a will the expiry loop
+// publishes after its delay leaves the stored session record in the same
+// batch as its routed copy, so a restart does not publish it again.
+func TestDelayedWillRemovedFromStoreWhenPublished(t *testing.T) {
+	dir := t.TempDir()
+	s, _, db := persistServer(t, dir, DefaultOptions())
+	persistentSubscriber(t, s, "sub")
+	c := dialPipe(t, s)
+	cp := &packet.Connect{Version: packet.V5, ClientID: "w", KeepAlive: 60,
+		WillFlag: true, WillQoS: 1, WillTopic: "t", WillPayload: []byte("gone")}
+	cp.Props.SessionExpiry, cp.Props.HasSessionExpiry = 100, true
+	cp.WillProps.WillDelay, cp.WillProps.HasWillDelay = 1, true
+	c.connect(cp)
+	c.nc.Close() // no DISCONNECT: the will is held for its delay
+	waitFor(t, "w to go offline", 5*time.Second, func() bool { return offline(s, "w") })
+
+	s.expireSessions(time.Now().Unix() + 2) // the delay has passed
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	v, ok, err := db.Engine().Get(store.SessionKey("w"))
+	if err != nil || !ok {
+		t.Fatalf("session record of w: %v %v", ok, err)
+	}
+	rec, err := store.DecodeSession(v)
+	if err != nil || rec.Will != nil {
+		t.Fatalf("stored will after publication: %+v %v", rec, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, _, db2 := persistServer(t, dir, DefaultOptions())
+	defer db2.Close()
+	s2.mu.Lock()
+	w, sub := s2.sessions["w"], s2.sessions["sub"]
+	s2.mu.Unlock()
+	if w == nil || w.Will != nil {
+		t.Fatalf("restored w: %+v", w)
+	}
+	sub.Mu.Lock()
+	_, queued := sub.Counts()
+	sub.Mu.Unlock()
+	if queued != 1 {
+		t.Fatalf("the will was queued %d times for sub", queued)
+	}
+}
+
+// faultEngine fails every write once fail is set, like a full disk.
+type faultEngine struct {
+	store.Engine
+	fail atomic.Bool
+}
+
+func (f *faultEngine) Apply(ops []store.Op, sync bool) error {
+	if f.fail.Load() {
+		return fmt.Errorf("write %d ops: %w", len(ops), syscall.ENOSPC)
+	}
+	return f.Engine.Apply(ops, sync)
+}
+
+// TestStoreWriteFailureRefuses: once the store cannot write, QoS 1/2 work
+// is refused, never acknowledged: v5 PUBACK/PUBREC 0x97, v3 closed without
+// an ack, SUBACK 0x80 for a persistent session; one clear log line; the
+// data written before is intact.
+func TestStoreWriteFailureRefuses(t *testing.T) {
+	dir := t.TempDir()
+	eng, err := store.OpenPebble(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := &faultEngine{Engine: eng}
+	db := store.New(fe, store.Options{})
+	s, logs := testServer(DefaultOptions())
+	s.SetStore(db)
+	persistentSubscriber(t, s, "sub") // written before the failure
+
+	fe.fail.Store(true)
+	v5 := dialPipe(t, s)
+	v5.connect(&packet.Connect{Version: packet.V5, ClientID: "p5", CleanStart: true, KeepAlive: 60})
+	for mid := uint16(1); mid <= 2; mid++ { // the first finds the failure, the second is refused up front
+		v5.send(packet.AppendPublish(nil, v5.v, &packet.Publish{Topic: "t", QoS: 1, PacketID: mid, Payload: []byte("x")}))
+		if a := v5.expectAck(packet.PUBACK, mid); a.Code != packet.QuotaExceeded {
+			t.Fatalf("v5 PUBACK %d code %#x, want 0x97", mid, a.Code)
+		}
+	}
+	v5.send(packet.AppendPublish(nil, v5.v, &packet.Publish{Topic: "t", QoS: 2, PacketID: 3, Payload: []byte("x")}))
+	if a := v5.expectAck(packet.PUBREC, 3); a.Code != packet.QuotaExceeded {
+		t.Fatalf("v5 PUBREC code %#x, want 0x97", a.Code)
+	}
+
+	v3 := dialPipe(t, s)
+	v3.connect(&packet.Connect{ClientID: "p3", CleanStart: true, KeepAlive: 60})
+	v3.send(packet.AppendPublish(nil, v3.v, &packet.Publish{Topic: "t", QoS: 1, PacketID: 1, Payload: []byte("x")}))
+	v3.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var b [1]byte
+	if n, err := v3.nc.Read(b[:]); err == nil || n != 0 {
+		t.Fatalf("v3 publisher got %d bytes (%x), err %v: want the connection closed without PUBACK", n, b[:n], err)
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("v3 publisher: connection left open")
+	}
+
+	sc := dialPipe(t, s)
+	sc.connect(&packet.Connect{ClientID: "sub2", KeepAlive: 60}) // persistent: its subscription must be stored
+	sc.send(packet.AppendSubscribe(nil, sc.v, &packet.Subscribe{PacketID: 7,
+		Subscriptions: []packet.Subscription{{Filter: "u", Options: packet.SubOptions{QoS: 1}}}}))
+	sa, ok := sc.read().(*packet.Suback)
+	if !ok || len(sa.Codes) != 1 || sa.Codes[0] != 0x80 {
+		t.Fatalf("SUBACK %#v, want 0x80", sa)
+	}
+
+	line := "Error: persistent store write failed (write "
+	if n := logs.count(line); n != 1 {
+		t.Fatalf("%d refusal lines, want 1; log:\n%s", n, logs.b.String())
+	}
+	if logs.count("no space left on device); refusing QoS 1 and 2 messages and subscriptions until restarted.") != 1 {
+		t.Fatalf("refusal line lacks the cause; log:\n%s", logs.b.String())
+	}
+
+	// What was written before the failure is intact.
+	db.Close()
+	s2, _, db2 := persistServer(t, dir, DefaultOptions())
+	defer db2.Close()
+	s2.mu.Lock()
+	ss := s2.sessions["sub"]
+	s2.mu.Unlock()
+	if ss == nil || len(ss.Subs) != 1 {
+		t.Fatalf("session sub after the failure: %+v", ss)
+	}
 }

@@ -382,7 +382,7 @@ func (s *Server) expiryLoop() {
 
 func (s *Server) expireSessions(now int64) {
 	var expired []*session.Session
-	var due []*session.Will // delayed wills whose delay has passed (willdelay.go)
+	var due []*session.Session // held wills whose delay has passed (willdelay.go)
 	s.mu.Lock()
 	for id, ss := range s.sessions {
 		ss.Mu.Lock()
@@ -392,14 +392,14 @@ func (s *Server) expireSessions(now int64) {
 			delete(s.sessions, id)
 			expired = append(expired, ss)
 			s.persistDiscard(ss)
-		} else if w := takeDueWill(ss, now); w != nil {
-			due = append(due, w)
+		} else if willDue(ss, now) {
+			due = append(due, ss)
 		}
 		ss.Mu.Unlock()
 	}
 	s.mu.Unlock()
-	for _, w := range due {
-		s.publishWill(w)
+	for _, ss := range due {
+		s.publishDueWill(ss, now)
 	}
 	for _, ss := range expired {
 		s.log.Log(logcat.Expired, ss.ID)

@@ -29,15 +29,38 @@ func holdWill(ss *session.Session, w *session.Will, r closeReason) bool {
 // takeDueWill removes and returns the held will of an offline session whose
 // delay has passed by now. ss.Mu held.
 func takeDueWill(ss *session.Session, now int64) *session.Will {
+	if !willDue(ss, now) {
+		return nil
+	}
 	w := ss.Will
-	if w == nil || ss.Conn != nil || ss.DisconnectedAt == 0 {
-		return nil
-	}
-	if now-ss.DisconnectedAt < int64(w.Delay) {
-		return nil
-	}
 	ss.Will = nil // [MQTT5-3.1.2-10] removed once published
 	return w
+}
+
+// willDue reports whether ss holds a will whose delay has passed. ss.Mu held.
+func willDue(ss *session.Session, now int64) bool {
+	w := ss.Will
+	return w != nil && ss.Conn == nil && ss.DisconnectedAt != 0 && now-ss.DisconnectedAt >= int64(w.Delay)
+}
+
+// publishDueWill publishes the held will of ss if it is still due. With a
+// store, the session record loses the will in the same atomic batch as the
+// copies the will routes (persist.go): after a crash the will is either
+// still held (and published then) or delivered, never both.
+func (s *Server) publishDueWill(ss *session.Session, now int64) {
+	release := s.hold()
+	defer release()
+	s.mu.Lock()
+	ss.Mu.Lock()
+	w := takeDueWill(ss, now)
+	if w != nil && ss.Persisted && !ss.Expired {
+		s.persistSession(ss) // the record without the will
+	}
+	ss.Mu.Unlock()
+	s.mu.Unlock()
+	if w != nil {
+		s.publishWill(w)
+	}
 }
 
 // takeHeldWills removes the held wills of every offline session, for
