@@ -179,7 +179,12 @@ func Parse(b []byte) (*DB, error) {
 				return nil, ErrCorrupt
 			}
 			m.Payload = append([]byte{}, c[off:off+plen]...)
-			// v5 properties may follow; midge does not import them.
+			off += plen
+			pr, ok := readProps(c, &off) // v5 properties (props.go)
+			if !ok {
+				return nil, ErrCorrupt
+			}
+			m.Props = pr.forwarded()
 			msgs[id] = m
 		case chunkClient:
 			if len(c) < 24 {
@@ -213,6 +218,10 @@ func Parse(b []byte) (*DB, error) {
 			if !ok {
 				return nil, ErrCorrupt
 			}
+			pr, ok := readProps(c, &off) // the delivery's subscription identifiers (props.go)
+			if !ok {
+				return nil, ErrCorrupt
+			}
 			cl, m := clients[id], msgs[sid]
 			if cl == nil {
 				db.Warnings = append(db.Warnings, Warning{Key: "persist.client_msg_no_client"})
@@ -227,7 +236,7 @@ func Parse(b []byte) (*DB, error) {
 				}
 				continue // inbound QoS 1 is re-sent by the client
 			}
-			o := &session.Outbound{Msg: m, QoS: qos, Retain: rd&0x10 != 0, Dup: rd&0x01 != 0}
+			o := &session.Outbound{Msg: m, QoS: qos, Retain: rd&0x10 != 0, Dup: rd&0x01 != 0, SubIDs: pr.subIDs}
 			switch state {
 			case msQueued:
 				cl.Queued = append(cl.Queued, o)
