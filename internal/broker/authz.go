@@ -16,6 +16,8 @@ import (
 //   - SUBSCRIBE: SUBSCRIBE (the built-in ACL file always allows it).
 //   - Every delivery, live, queued or retained: READ, with the subscriber's
 //     identity, so wildcards and shared subscriptions grant nothing extra.
+//   - A resumed session: its queued and in-flight messages, READ again with
+//     the new connection's identity (dropUnreadable).
 //   - SIGHUP: Recheck logs in every connected client again.
 
 // loginFailDelay is how long a refused login waits before its CONNACK. It
@@ -63,6 +65,24 @@ func readAllowed(ss *session.Session, topic string) bool {
 		return true
 	}
 	return au.Allow(o.client, topic, AccessRead)
+}
+
+// dropUnreadable checks the messages a session holds against its current
+// owner's READ access and drops the denied ones silently, removing their
+// store records. Mosquitto re-checks every inherited message when a session
+// is resumed, because the username (or the ACL file) may have changed since
+// they were queued (reference §6.2); resume calls it with inflight true.
+// Spilled messages are checked as they are read back from the store
+// (inflight false: only the queue). ss.Mu held.
+func (s *Server) dropUnreadable(ss *session.Session, inflight bool) {
+	if o, _ := ss.Owner.(*owner); o.auth() == nil {
+		return
+	}
+	for _, ob := range ss.DropUnless(func(ob *session.Outbound) bool {
+		return (!inflight && ob.Mid != 0) || readAllowed(ss, ob.Msg.Topic)
+	}) {
+		s.persistOutDone(ss, ob)
+	}
 }
 
 // willAllowed is the WRITE check Mosquitto makes when a will is sent.

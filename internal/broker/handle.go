@@ -410,6 +410,7 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 // resume re-sends what a resumed session had in flight, with DUP set, then
 // moves queued messages into the window (reference §6.2). ss.Mu held.
 func (c *conn) resume(ss *session.Session) {
+	c.srv.dropUnreadable(ss, true) // authz.go: the owner may have changed
 	now := time.Now().Unix()
 	for _, o := range append([]*session.Outbound(nil), ss.Inflight()...) {
 		if c.expiredResend(ss, o, now) { // v5.go

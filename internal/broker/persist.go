@@ -102,6 +102,7 @@ func (s *Server) pageIn(ss *session.Session) {
 		return
 	}
 	ss.EndPage(from, wait, got, next, len(got) < n)
+	s.dropUnreadable(ss, false) // spilled before a resume: not checked by it (authz.go)
 	if c, _ := ss.Conn.(*conn); c != nil && !ss.Expired {
 		c.promote(ss, time.Now().Unix())
 	}

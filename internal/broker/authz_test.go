@@ -1,0 +1,111 @@
+package broker
+
+import (
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/midgemq/midge/internal/packet"
+	"github.com/midgemq/midge/internal/session"
+	"github.com/midgemq/midge/internal/store"
+)
+
+// readAuth lets everyone log in; "secret/..." may be read by alice only.
+type readAuth struct{}
+
+func (readAuth) Login(Client, []byte, bool) bool { return true }
+func (readAuth) Allow(c Client, topic string, a Access) bool {
+	return a != AccessRead || !strings.HasPrefix(topic, "secret/") || c.Username == "alice"
+}
+
+// dialAuth is dialPipe on a listener whose Auth is au.
+func dialAuth(t *testing.T, s *Server, au Auth) *pipeClient {
+	t.Helper()
+	l := &listener{spec: Listener{MaxQoS: 2, MaxConnections: -1}}
+	sec := Security{AllowAnonymous: true, Auth: au}
+	l.sec.Store(&sec)
+	a, b := net.Pipe()
+	c := newConn(s, l, a, "127.0.0.1", 1)
+	done := make(chan struct{})
+	go func() { defer close(done); c.serve() }()
+	t.Cleanup(func() { b.Close(); <-done })
+	return &pipeClient{t: t, nc: b, v: packet.V311}
+}
+
+// quietFor reports whether nothing arrives on p within d.
+func (p *pipeClient) quietFor(d time.Duration) bool {
+	p.nc.SetReadDeadline(time.Now().Add(d))
+	var one [1]byte
+	_, err := p.nc.Read(one[:])
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// TestResumeRechecksRead: a persistent session resumed under another
+// username gets none of the messages, in flight, queued in memory or
+// spilled to the store, that the new username may not read (reference
+// §6.2), and the dropped ones leave the store.
+func TestResumeRechecksRead(t *testing.T) {
+	t.Parallel()
+	o := DefaultOptions()
+	o.MaxQueuedInMemory = 2
+	s, _, db := persistServer(t, t.TempDir(), o)
+	defer db.Close()
+
+	alice := dialAuth(t, s, readAuth{})
+	alice.connect(&packet.Connect{ClientID: "roam", KeepAlive: 60, UsernameFlag: true, Username: "alice"})
+	alice.subscribe("#", 1)
+	s.Publish(&session.Message{Topic: "secret/0", QoS: 1, Payload: []byte("0")})
+	if p, ok := alice.read().(*packet.Publish); !ok || p.Topic != "secret/0" {
+		t.Fatalf("alice got %#v", p)
+	}
+	alice.nc.Close() // secret/0 stays in flight
+	waitFor(t, "the session to go offline", 5*time.Second, func() bool { return offline(s, "roam") })
+	for _, tp := range []string{"secret/1", "secret/2", "open/1", "secret/3", "secret/4", "open/2"} {
+		s.Publish(&session.Message{Topic: tp, QoS: 1, Payload: []byte(tp)})
+	}
+	s.mu.Lock()
+	ss := s.sessions["roam"]
+	s.mu.Unlock()
+	ss.Mu.Lock()
+	inflight, queued := ss.Counts()
+	spilled, _ := ss.Spilled()
+	ss.Mu.Unlock()
+	if inflight != 1 || queued != 6 || spilled != 4 {
+		t.Fatalf("before resume: %d in flight, %d queued, %d spilled", inflight, queued, spilled)
+	}
+
+	bob := dialAuth(t, s, readAuth{})
+	bob.connect(&packet.Connect{ClientID: "roam", KeepAlive: 60, UsernameFlag: true, Username: "bob"})
+	for _, want := range []string{"open/1", "open/2"} {
+		p, ok := bob.read().(*packet.Publish)
+		if !ok || p.Topic != want {
+			t.Fatalf("bob got %#v, want %s", p, want)
+		}
+		bob.send(packet.AppendAck(nil, bob.v, &packet.Ack{Type: packet.PUBACK, PacketID: p.PacketID}))
+	}
+	if !bob.quietFor(200 * time.Millisecond) {
+		t.Fatal("bob got more")
+	}
+	waitFor(t, "the queue to empty", 5*time.Second, func() bool {
+		ss.Mu.Lock()
+		defer ss.Mu.Unlock()
+		i, q := ss.Counts()
+		return i == 0 && q == 0
+	})
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	db.Engine().Iterate(store.OutPrefix("roam"), func(k, v []byte) error {
+		if o, err := store.DecodeOutbound(v); err == nil {
+			left = append(left, o.Msg.Topic)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Fatalf("store still holds %v", left)
+	}
+}
