@@ -1,7 +1,11 @@
 package integration
 
 import (
+	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/midgemq/midge/internal/packet"
@@ -54,4 +58,52 @@ func TestResumedSessionRecheckedForRead(t *testing.T) {
 	// Dropped, not kept for a later owner who may read it.
 	a2, _ := persistentUser(t, b, "roam", "alice", "a")
 	a2.expectNothing()
+}
+
+// TestFileOwnerWarnings: a password or ACL file that midge's user or group
+// does not own is loaded with Mosquitto 2.0.16's warnings (reference §1.12;
+// the owner line has no space after its first period, as in Mosquitto).
+func TestFileOwnerWarnings(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give files to another user")
+	}
+	me, err := user.LookupId(strconv.Itoa(os.Getuid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grp, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "passwd")
+	makePasswd(t, pw, "alice", "a")
+	acl := writeFile(t, dir, "acl", "user alice\ntopic a/#\n")
+	// The password file belongs to someone else entirely; the ACL file only
+	// to another group.
+	if err := os.Chown(pw, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(acl, os.Getuid(), 65534); err != nil {
+		t.Fatal(err)
+	}
+	b := StartBroker(t, "password_file "+pw+"\nacl_file "+acl+"\n")
+	got := strings.Join(b.Lines(), "\n")
+	for _, w := range []string{
+		"Warning: File " + pw + " owner is not " + me.Username + ". Future versions will refuse to load this file.To fix this, use `chown " + me.Username + " " + pw + "`.",
+		"Warning: File " + pw + " group is not " + grp.Name + ". Future versions will refuse to load this file.",
+		"Warning: File " + acl + " group is not " + grp.Name + ". Future versions will refuse to load this file.",
+	} {
+		if !strings.Contains(got, w+"\n") {
+			t.Errorf("log lacks %q", w)
+		}
+	}
+	if strings.Contains(got, "File "+acl+" owner") || strings.Contains(got, "world readable") {
+		t.Errorf("unexpected warning:\n%s", got)
+	}
+	// The files are used all the same.
+	if _, ack := userConnect(t, b.Addr, packet.V311, "c", "alice", "a"); ack.Code != 0 {
+		t.Fatalf("CONNACK %d", ack.Code)
+	}
 }
