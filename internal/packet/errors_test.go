@@ -105,6 +105,8 @@ var badCases = []badCase{
 	{name: "publish v5 missing properties", version: V5, raw: pkt(0x30, s("t")), code: MalformedPacket},
 	{name: "publish v5 payload format 2", version: V5, raw: pkt(0x30, s("t"), pr(0x01, 2)), code: ProtocolError},
 	{name: "publish v5 topic alias 0", version: V5, raw: pkt(0x30, s("t"), pr(0x23, 0, 0)), code: ProtocolError},
+	{name: "publish v5 response topic wildcard", version: V5, raw: pkt(0x30, s("t"), pr(0x08, s("r/+"))), code: ProtocolError}, // [MQTT5-3.3.2-14]
+	{name: "connect v5 will response topic wildcard", raw: connect(5, 6, 0, s("c"), pr(0x08, s("#")), s("t"), s("p")), code: ProtocolError},
 	{name: "publish v5 duplicate content type", version: V5, raw: pkt(0x30, s("t"), pr(0x03, s("a"), 0x03, s("b"))),
 		code: ProtocolError, kind: KindDuplicateProperty},
 	{name: "publish v5 session expiry", version: V5, raw: pkt(0x30, s("t"), pr(0x11, 0, 0, 0, 1)), code: ProtocolError},

@@ -246,6 +246,10 @@ func readProp(r *reader, id byte, p *Properties) (bad bool, err *Error) {
 		case propContentType:
 			p.ContentType, p.HasContentType = s, true
 		case propResponseTopic:
+			// [MQTT5-3.3.2-14] no wildcards: the broker forwards the Response
+			// Topic unaltered [MQTT5-3.3.2-15], so it refuses one it could
+			// not send (Mosquitto does not check).
+			bad = containsWildcard(s)
 			p.ResponseTopic, p.HasResponseTopic = s, true
 		case propAssignedClientID:
 			p.AssignedClientID = s
@@ -281,6 +285,16 @@ func readProp(r *reader, id byte, p *Properties) (bad bool, err *Error) {
 		p.User = append(p.User, UserProperty{Key: string(k), Value: string(v)})
 	}
 	return bad, nil
+}
+
+// containsWildcard reports whether s has a '+' or '#'.
+func containsWildcard(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '+' || s[i] == '#' {
+			return true
+		}
+	}
+	return false
 }
 
 // Property encoding orders. CONNACK follows Mosquitto's send__connack order
