@@ -284,7 +284,11 @@ func (r *runner) openWebsockets(l *config.Listener) int {
 		return exitFail
 	}
 	log.Log(logcat.ListenWebsockets, l.Port)
-	ln := raw
+	// Sockets count against max_connections from accept, before their TLS
+	// handshake and HTTP upgrade, as in Mosquitto (broker/admit.go).
+	spec := r.brokerSpec(l, network, addr)
+	spec.Admission = r.srv.NewAdmission(l.MaxConnections)
+	ln := spec.Admission.Listener(raw)
 	o := ws.Options{
 		HTTPDir:       l.HTTPDir,
 		HeaderTimeout: r.cfg.ConnectTimeout,
@@ -292,7 +296,7 @@ func (r *runner) openWebsockets(l *config.Listener) int {
 		ErrorLog:      func(line string) { log.Log(logcat.WebsocketsLog, line) },
 	}
 	if lt != nil {
-		ln = tls.NewListener(raw, lt.cfg)
+		ln = tls.NewListener(ln, lt.cfg)
 		o.Username = lt.username
 	}
 	wl, err := ws.New(ln, o)
@@ -301,7 +305,6 @@ func (r *runner) openWebsockets(l *config.Listener) int {
 		log.Log(logcat.HTTPDirOpen, l.HTTPDir)
 		return exitFail
 	}
-	spec := r.brokerSpec(l, network, addr)
 	if spec.Port == 0 {
 		spec.Port = raw.Addr().(*net.TCPAddr).Port
 	}

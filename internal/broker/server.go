@@ -68,6 +68,9 @@ type Listener struct {
 	// in CONNACK (none when 0); an inbound alias above it is refused with
 	// DISCONNECT 0x94.
 	MaxTopicAlias uint16
+	// Admission, when set, has already counted the listener's sockets
+	// against max_connections and applied set_tcp_nodelay (admit.go).
+	Admission *Admission
 }
 
 // Security is the part of the settings that per_listener_settings makes per
@@ -283,26 +286,17 @@ func (s *Server) acceptLoop(l *listener) {
 
 func (s *Server) accept(l *listener, nc net.Conn) {
 	ip, port := splitHostPort(nc.RemoteAddr())
-	// Mosquitto checks max_connections > 0: 0, like -1, means unlimited.
-	if l.spec.MaxConnections > 0 && l.count.Load() >= int64(l.spec.MaxConnections) {
-		s.log.Log(logcat.MaxConnections, ip)
-		nc.Close()
-		return
+	if l.spec.Admission == nil {
+		// Mosquitto checks max_connections > 0: 0, like -1, means unlimited.
+		if l.spec.MaxConnections > 0 && l.count.Load() >= int64(l.spec.MaxConnections) {
+			s.log.Log(logcat.MaxConnections, ip)
+			nc.Close()
+			return
+		}
+		s.setNoDelay(nc) // admit.go: TCP under TLS too
 	}
 	l.count.Add(1)
 	s.Stats.SocketsAccepted.Add(1)
-	o := s.Options()
-	if o.SetTCPNoDelay {
-		if tc, ok := nc.(*net.TCPConn); ok {
-			if tc.SetNoDelay(true) != nil {
-				s.log.Log(logcat.NoDelayFailed)
-			}
-		}
-	} else if tc, ok := nc.(*net.TCPConn); ok {
-		// Go enables TCP_NODELAY by default; Mosquitto leaves Nagle on
-		// unless set_tcp_nodelay is true.
-		tc.SetNoDelay(false)
-	}
 	if s.log.On(logcat.NewConnection) && !l.spec.Websockets {
 		s.log.Log(logcat.NewConnection, ip, port, l.spec.Port)
 	}
