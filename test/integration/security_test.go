@@ -1,12 +1,20 @@
 package integration
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/midgemq/midge/internal/packet"
 )
@@ -106,4 +114,70 @@ func TestFileOwnerWarnings(t *testing.T) {
 	if _, ack := userConnect(t, b.Addr, packet.V311, "c", "alice", "a"); ack.Code != 0 {
 		t.Fatalf("CONNACK %d", ack.Code)
 	}
+}
+
+// TestMaxConnectionsCountsPendingHandshakes: a socket counts against its
+// listener's max_connections from accept, before its TLS handshake or its
+// websocket upgrade (reference §6.13): with one silent socket open, the next
+// client is refused with Mosquitto's line, and admitted once it closes.
+func TestMaxConnectionsCountsPendingHandshakes(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	wp, wsp, tp := freePort(t), freePort(t), freePort(t)
+	b := StartBroker(t, fmt.Sprintf("listener PORT 127.0.0.1\n"+
+		"listener %[1]d 127.0.0.1\nprotocol websockets\nmax_connections 1\n"+
+		"listener %[2]d 127.0.0.1\nprotocol websockets\nmax_connections 1\ncertfile %[4]s\nkeyfile %[5]s\n"+
+		"listener %[3]d 127.0.0.1\nmax_connections 1\ncertfile %[4]s\nkeyfile %[5]s\n",
+		wp, wsp, tp, p.serverCert, p.serverKey))
+	b.WaitLog(t, "running$", 10*time.Second)
+	roots := x509.NewCertPool()
+	roots.AddCert(p.ca.cert)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "localhost"}}}
+	clients := []struct {
+		name string
+		port int
+		try  func() error
+	}{
+		{"ws", wp, func() error { return tryWS(fmt.Sprintf("ws://127.0.0.1:%d/", wp), nil) }},
+		{"wss", wsp, func() error { return tryWS(fmt.Sprintf("wss://127.0.0.1:%d/", wsp), hc) }},
+		{"tls", tp, func() error {
+			r, err := dialTLS(t, p, tp, nil, nil)
+			if err == nil {
+				_, err = tryConnect(r, connectPacket("tls-max"))
+			}
+			return err
+		}},
+	}
+	for _, c := range clients {
+		mark := b.Mark()
+		hold := dialRaw(t, fmt.Sprintf("127.0.0.1:%d", c.port)) // no handshake, no upgrade
+		if err := c.try(); err == nil {
+			t.Errorf("%s: second connection admitted", c.name)
+		}
+		b.WaitLogFrom(t, mark, q("Client connection from 127.0.0.1 denied: max_connections exceeded."), 5*time.Second)
+		hold.nc.Close()
+		eventually(t, 5*time.Second, c.name+" admitted after the silent socket closed", func() bool { return c.try() == nil })
+	}
+}
+
+// tryWS opens a websocket, sends CONNECT and waits for CONNACK 0.
+func tryWS(url string, hc *http.Client) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"mqtt"}, HTTPClient: hc})
+	if err != nil {
+		return err
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageBinary, packet.AppendConnect(nil, connectPacket("ws-max"))); err != nil {
+		return err
+	}
+	_, data, err := c.Read(ctx)
+	if err != nil {
+		return err
+	}
+	if len(data) != 4 || data[0] != 0x20 || data[3] != 0 {
+		return fmt.Errorf("CONNACK % x", data)
+	}
+	return nil
 }
