@@ -232,7 +232,10 @@ func (c *conn) handleAck(a *packet.Ack) bool {
 		if a.Code >= 0x80 {
 			ss.Mu.Lock()
 			c.srv.persistOutDone(ss, ss.FindInflight(a.PacketID))
-			ss.Pubcomp(a.PacketID)
+			if ss.Pubcomp(a.PacketID) {
+				// The slot is free again: send what the window now admits.
+				c.promote(ss, time.Now().Unix())
+			}
 			ss.Mu.Unlock()
 			return true
 		}
