@@ -138,8 +138,21 @@ func TestTLSClientCertificates(t *testing.T) {
 	r := dialRaw(t, fmt.Sprintf("127.0.0.1:%d", tp))
 	r.send(packet.AppendConnect(nil, connectPacket("plain")))
 	r.expectClosed(5 * time.Second)
-	b.waitLines(t, mark, q("OpenSSL Error[0]: error:0A00010B:SSL routines::wrong version number"),
+	// The failure comes after accept, so Mosquitto's post-accept lines
+	// (docs/SECURITY.md), never "Client connection from %s failed: %s.".
+	b.waitLines(t, mark, `^New connection from 127\.0\.0\.1:\d+ on port `+fmt.Sprint(tp)+`\.$`,
+		q("OpenSSL Error[0]: error:0A00010B:SSL routines::wrong version number"),
 		q("Client <unknown> disconnected: Protocol error."))
+	// An HTTP request: OpenSSL names it.
+	mark = b.Mark()
+	r = dialRaw(t, fmt.Sprintf("127.0.0.1:%d", tp))
+	r.send([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	r.expectClosed(5 * time.Second)
+	b.waitLines(t, mark, q("OpenSSL Error[0]: error:0A00009C:SSL routines::http request"),
+		q("Client <unknown> disconnected: Protocol error."))
+	if n := b.countLines(0, "^Client connection from"); n != 0 {
+		t.Errorf("%d 'Client connection from' lines", n)
+	}
 }
 
 // TestTLSUsernameFromCertificate: use_identity_as_username takes the CN,

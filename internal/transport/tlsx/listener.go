@@ -112,6 +112,18 @@ func OpenSSLText(err error) (text string, quiet bool) {
 	}
 	var rh tls.RecordHeaderError
 	if errors.As(err, &rh) {
+		// OpenSSL's first-record check (ssl3_get_record) names an HTTP
+		// request or proxy CONNECT before calling anything else that is not
+		// TLS a wrong version number.
+		h := string(rh.RecordHeader[:])
+		for _, m := range []string{"GET ", "POST ", "HEAD ", "PUT "} {
+			if strings.HasPrefix(h, m) {
+				return "error:0A00009C:SSL routines::http request", false
+			}
+		}
+		if h == "CONNE" {
+			return "error:0A00009B:SSL routines::https proxy request", false
+		}
 		return "error:0A00010B:SSL routines::wrong version number", false
 	}
 	var ve *tls.CertificateVerificationError

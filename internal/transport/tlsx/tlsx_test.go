@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"strings"
 	"testing"
 )
 
@@ -69,5 +70,15 @@ func TestOpenSSLText(t *testing.T) {
 	}
 	if s, _ := OpenSSLText(tls.RecordHeaderError{Msg: "x"}); s != "error:0A00010B:SSL routines::wrong version number" {
 		t.Errorf("record header: %q", s)
+	}
+	for hdr, want := range map[string]string{
+		"GET /": "http request", "POST ": "http request", "HEAD ": "http request", "PUT /": "http request",
+		"CONNE": "https proxy request", "\x10\x0c\x00\x04M": "wrong version number",
+	} {
+		rh := tls.RecordHeaderError{Msg: "x"}
+		copy(rh.RecordHeader[:], hdr)
+		if s, _ := OpenSSLText(rh); !strings.HasSuffix(s, "::"+want) {
+			t.Errorf("%q: %q", hdr, s)
+		}
 	}
 }
