@@ -194,6 +194,7 @@ func brokerOptions(cfg *config.Config) broker.Options {
 	o.UpgradeOutgoingQoS = cfg.UpgradeOutgoingQoS
 	o.AllowDuplicateMessages = cfg.AllowDuplicateMessages
 	o.SetTCPNoDelay = cfg.SetTCPNoDelay
+	o.CheckRetainSource = cfg.CheckRetainSource
 	o.ConnectTimeout = cfg.ConnectTimeout
 	o.MaxQueuedInMemory = cfg.MaxQueuedInMemory
 	return o

@@ -33,6 +33,9 @@ type owner struct {
 	l           *listener
 	password    []byte
 	hasPassword bool
+	// src is the identity without the password, kept as the Source of the
+	// client's messages (check_retain_source).
+	src *owner
 }
 
 // auth returns the listener's current Auth (nil: none configured).
@@ -83,6 +86,18 @@ func (s *Server) dropUnreadable(ss *session.Session, inflight bool) {
 	}) {
 		s.persistOutDone(ss, ob)
 	}
+}
+
+// retainSourceAllowed is check_retain_source: a retained message goes to a
+// new subscriber only if its publisher may still write its topic, with the
+// ACLs as they are now (Mosquitto's retain__process). Messages without a
+// source (the broker's own, restored from the store) are not checked.
+func retainSourceAllowed(m *session.Message) bool {
+	o, _ := m.Source.(*owner)
+	if o == nil {
+		return true
+	}
+	return o.allow(m.Topic, AccessWrite)
 }
 
 // willAllowed is the WRITE check Mosquitto makes when a will is sent.

@@ -314,6 +314,7 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 	}
 	c.owner = &owner{client: Client{ID: id, Username: cp.Username, HasUser: cp.UsernameFlag, Listener: c.l.spec.Port},
 		l: c.l, password: append([]byte(nil), cp.Password...), hasPassword: cp.PasswordFlag}
+	c.owner.src = &owner{client: c.owner.client, l: c.l}
 	if !c.login(sec, c.owner) { // authz.go: password file, anonymous access
 		return c.refuse(id, packet.ConnRefusedNotAuth, packet.NotAuthorized, reasonNotAuthorised)
 	}
@@ -395,6 +396,7 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 
 	ss.Mu.Lock()
 	if will != nil {
+		will.Source = c.owner.src
 		ss.Will = &session.Will{Msg: will, Owner: c.owner}
 		if cp.Version == packet.V5 && cp.WillProps.HasWillDelay {
 			ss.Will.Delay = cp.WillProps.WillDelay

@@ -84,7 +84,8 @@ func (c *conn) handlePublish(p *packet.Publish) bool {
 	if s.log.On(logcat.RecvPublish) {
 		s.log.Log(logcat.RecvPublish, args()...)
 	}
-	m := &session.Message{Topic: full, Payload: append([]byte(nil), p.Payload...), QoS: p.QoS, Retain: p.Retain, Origin: c.id}
+	m := &session.Message{Topic: full, Payload: append([]byte(nil), p.Payload...), QoS: p.QoS, Retain: p.Retain, Origin: c.id,
+		Source: c.owner.src}
 	if c.version == packet.V5 {
 		m.Props = forwardProps(&p.Props)
 		if p.Props.HasMessageExpiry {

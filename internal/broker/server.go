@@ -32,6 +32,7 @@ type Options struct {
 	UpgradeOutgoingQoS     bool          // upgrade_outgoing_qos
 	AllowDuplicateMessages bool          // allow_duplicate_messages
 	SetTCPNoDelay          bool          // set_tcp_nodelay
+	CheckRetainSource      bool          // check_retain_source
 	ConnectTimeout         time.Duration // midge: connect_timeout (time allowed for CONNECT)
 	MaxOutboundBytes       int           // midge: bytes a connection may have unsent before QoS 0 is dropped
 	// MaxQueuedInMemory (midge: max_queued_in_memory): with a store, the

@@ -91,6 +91,9 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 				if m.ExpiresAt > 0 && m.ExpiresAt <= now {
 					return true
 				}
+				if o.CheckRetainSource && !retainSourceAllowed(m) { // authz.go
+					return true
+				}
 				q := m.QoS
 				if o.UpgradeOutgoingQoS || qos < q {
 					q = qos

@@ -29,6 +29,11 @@ type Message struct {
 	Props     *packet.Properties // v5 properties to forward; nil if none
 	Origin    string             // publisher's client id ("" for the broker)
 	ExpiresAt int64              // unix seconds; 0 = never
+
+	// Source is who published the message, opaque to this package: the
+	// broker checks a retained message's source again (check_retain_source).
+	// nil for the broker's own messages and messages restored from a store.
+	Source any
 }
 
 // Same reports whether two messages carry the same content (used for the

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,4 +181,45 @@ func tryWS(url string, hc *http.Client) error {
 		return fmt.Errorf("CONNACK % x", data)
 	}
 	return nil
+}
+
+// TestCheckRetainSource: with check_retain_source true, a retained message
+// whose publisher has since lost write access to its topic is not sent to
+// new subscribers; with the default (false, as Mosquitto's code) it is.
+func TestCheckRetainSource(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint(on), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			pw := filepath.Join(dir, "passwd")
+			makePasswd(t, pw, "alice", "a", "bob", "b")
+			acl := writeFile(t, dir, "acl", "user alice\ntopic readwrite r/#\nuser bob\ntopic read r/#\n")
+			b := StartBroker(t, fmt.Sprintf("password_file %s\nacl_file %s\ncheck_retain_source %v\nlog_type all\n", pw, acl, on))
+			alice, _ := userConnect(t, b.Addr, packet.V311, "alice-rs", "alice", "a")
+			alice.publish(&packet.Publish{Topic: "r/x", QoS: 1, PacketID: 1, Retain: true, Payload: []byte("v")})
+			alice.expectAck(packet.PUBACK, 1)
+			// While alice may still write r/x, bob gets it either way.
+			bob, _ := userConnect(t, b.Addr, packet.V311, "bob-rs", "bob", "b")
+			bob.subscribe(1, 0, "r/#")
+			if m := bob.expectPublish(); m.Topic != "r/x" || !m.Retain {
+				t.Fatalf("bob got %#v", m)
+			}
+			// Alice loses write access; wait until the reload is in force.
+			writeFile(t, dir, "acl", "user alice\ntopic read r/#\nuser bob\ntopic read r/#\n")
+			mark := b.Mark()
+			b.Signal(syscall.SIGHUP)
+			eventually(t, 5*time.Second, "the new ACL", func() bool {
+				alice.publish(&packet.Publish{Topic: "r/probe", Payload: []byte("p")})
+				return b.countLines(mark, `^Denied PUBLISH from alice-rs .*'r/probe'`) > 0
+			})
+			bob2, _ := userConnect(t, b.Addr, packet.V311, "bob-rs2", "bob", "b")
+			bob2.subscribe(1, 0, "r/#")
+			if on {
+				bob2.expectNothing()
+			} else if m := bob2.expectPublish(); m.Topic != "r/x" {
+				t.Fatalf("bob got %#v", m)
+			}
+		})
+	}
 }
