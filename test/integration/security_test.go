@@ -223,3 +223,68 @@ func TestCheckRetainSource(t *testing.T) {
 		})
 	}
 }
+
+// TestNoEscapeFromMountPointOrIntoSYS: a client on a listener with a
+// mount_point sees only topics under it, whatever its filter ('#',
+// '$share/g/#', '$SYS/#'), retained messages included; and an ACL 'topic
+// read #' does not grant $SYS, while 'topic read $SYS/#' does.
+func TestNoEscapeFromMountPointOrIntoSYS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "passwd")
+	makePasswd(t, pw, "all", "a", "sys", "s", "mp", "m")
+	acl := writeFile(t, dir, "acl", "user all\ntopic readwrite #\nuser sys\ntopic read $SYS/#\nuser mp\ntopic readwrite #\n")
+	mpPort := freePort(t)
+	b := StartBroker(t, fmt.Sprintf("per_listener_settings false\npassword_file %s\nacl_file %s\nsys_interval 1\n"+
+		"listener PORT 127.0.0.1\nlistener %d 127.0.0.1\nmount_point tenant/\n", pw, acl, mpPort))
+	b.WaitLog(t, "running$", 10*time.Second)
+	mpAddr := fmt.Sprintf("127.0.0.1:%d", mpPort)
+
+	pub, _ := userConnect(t, b.Addr, packet.V311, "pub", "all", "a")
+	pub.publish(&packet.Publish{Topic: "other/r", QoS: 1, PacketID: 1, Retain: true, Payload: []byte("r")})
+	pub.expectAck(packet.PUBACK, 1)
+	pub.publish(&packet.Publish{Topic: "tenant/r", QoS: 1, PacketID: 2, Retain: true, Payload: []byte("r")})
+	pub.expectAck(packet.PUBACK, 2)
+
+	sys, _ := userConnect(t, b.Addr, packet.V311, "sys-c", "sys", "s")
+	sys.subscribe(1, 0, "$SYS/broker/uptime")
+	if m := sys.expectPublish(); m.Topic != "$SYS/broker/uptime" {
+		t.Fatalf("sys got %q", m.Topic)
+	}
+	all, _ := userConnect(t, b.Addr, packet.V311, "all-c", "all", "a")
+	all.subscribe(1, 0, "$SYS/broker/uptime")
+	all.expectNothing()
+
+	// The retained tenant/r arrives as "r"; nothing else, $SYS included.
+	var subs []*rawClient
+	for i, f := range []string{"#", "$share/g/#", "$SYS/#", "+/r"} {
+		c, _ := userConnect(t, mpAddr, packet.V311, fmt.Sprintf("mp-%d", i), "mp", "m")
+		c.subscribe(1, 0, f)
+		if f == "#" {
+			if m := c.expectPublish(); m.Topic != "r" || !m.Retain {
+				t.Fatalf("%s: got %#v", f, m)
+			}
+		}
+		subs = append(subs, c) // anything else shows up below
+	}
+	pub.publish(&packet.Publish{Topic: "other/x", Payload: []byte("x")})
+	pub.publish(&packet.Publish{Topic: "tenant/x", Payload: []byte("x")})
+	for i, want := range []string{"x", "x", "", ""} {
+		if want != "" {
+			if m := subs[i].expectPublish(); m.Topic != want {
+				t.Fatalf("sub %d got %q", i, m.Topic)
+			}
+		}
+		subs[i].expectNothing()
+	}
+	// What a mounted client publishes stays under its mount point.
+	all.subscribe(2, 0, "y", "tenant/y")
+	subs[0].publish(&packet.Publish{Topic: "y", Payload: []byte("y")})
+	if m := subs[0].expectPublish(); m.Topic != "y" {
+		t.Fatalf("mp got %q", m.Topic)
+	}
+	if m := all.expectPublish(); m.Topic != "tenant/y" {
+		t.Fatalf("all got %q", m.Topic)
+	}
+	all.expectNothing()
+}
