@@ -80,6 +80,11 @@ func putBuf(b []byte) {
 // connection holds no buffers and one parked goroutine (the reader); a writer
 // goroutine exists only while there are bytes to write.
 type conn struct {
+	// held and releasing (under wmu): PUBLISHes waiting for their store
+	// record to be durable (walhold.go).
+	held      []heldPacket
+	releasing bool
+
 	srv        *Server
 	l          *listener
 	nc         net.Conn

@@ -212,7 +212,8 @@ func (s *Server) persistOut(ss *session.Session, o *session.Outbound) uint64 {
 	if o.Seq == 0 {
 		o.Seq = s.pers.seq.Add(1)
 	}
-	return s.pers.db.Enqueue(store.Op{Key: store.OutKey(ss.ID, o.Seq), Value: store.EncodeOutbound(o)})
+	o.WriteSeq = s.pers.db.Enqueue(store.Op{Key: store.OutKey(ss.ID, o.Seq), Value: store.EncodeOutbound(o)})
+	return o.WriteSeq
 }
 
 // persistOutDone removes a completed outbound message. ss.Mu held.

@@ -337,6 +337,10 @@ func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64)
 			}
 		}
 	}
+	if o.QoS > 0 && c.holdUntilDurable(o.WriteSeq, func(dst []byte) []byte { return packet.AppendPublish(dst, c.version, out) }) {
+		c.countPublish(o, out)
+		return true
+	}
 	b, ok := c.beginWrite()
 	if !ok {
 		return false
@@ -350,12 +354,17 @@ func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64)
 		}
 		return false
 	}
-	if c.srv.log.On(logcat.SendPublish) {
-		c.srv.log.Log(logcat.SendPublish, c.id, b2i(o.Dup), int(o.QoS), b2i(o.Retain), int(o.Mid), out.Topic, len(m.Payload))
-	}
 	c.endWrite(packet.AppendPublish(b, c.version, out))
+	c.countPublish(o, out)
+	return true
+}
+
+// countPublish logs an outbound PUBLISH and counts it.
+func (c *conn) countPublish(o *session.Outbound, out *packet.Publish) {
+	if c.srv.log.On(logcat.SendPublish) {
+		c.srv.log.Log(logcat.SendPublish, c.id, b2i(o.Dup), int(o.QoS), b2i(o.Retain), int(o.Mid), out.Topic, len(out.Payload))
+	}
 	c.srv.Stats.MessagesSent.Add(1)
 	c.srv.Stats.PublishSent.Add(1)
-	c.srv.Stats.PublishBytesOut.Add(int64(len(m.Payload)))
-	return true
+	c.srv.Stats.PublishBytesOut.Add(int64(len(out.Payload)))
 }

@@ -65,6 +65,9 @@ type Outbound struct {
 	SubIDs []uint32
 	// Seq is the key of this message in the broker's store (0 = not stored).
 	Seq uint64
+	// WriteSeq is the store sequence number of this message's latest record
+	// write; the PUBLISH must not go out before it is durable (0 = none).
+	WriteSeq uint64
 }
 
 // Limits are the Mosquitto limits that apply to one session.

@@ -187,6 +187,13 @@ func (d *DB) Wait(seq uint64) error {
 	return d.err
 }
 
+// Durable reports whether every operation up to seq is durable.
+func (d *DB) Durable(seq uint64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.durable >= seq
+}
+
 // Err returns the sticky write error, or nil.
 func (d *DB) Err() error {
 	d.mu.Lock()

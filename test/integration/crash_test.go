@@ -70,26 +70,28 @@ func TestCrashKill9(t *testing.T) {
 	dir := t.TempDir()
 	conf := persistConf(port, dir, "max_queued_messages 0\n")
 	recv := &received{n: map[string]int{}}
+	// The subscriber keeps its session state across broker crashes (see
+	// sessionSub); the publisher is paho.
+	subscriber := newSessionSub(recv)
 	var acked []string  // "topic payload" acknowledged to the publisher, QoS 1
 	var acked2 []string // QoS 2
 	retained := map[string]string{}
 	next := 0
 	for it := 0; it <= iterations; it++ {
 		b := StartBroker(t, conf)
-		sub, err := crashClient(t, addr, "crash-sub", recv.handler)
-		if err != nil {
-			t.Fatal(err)
-		}
+		var filters map[string]byte
 		if it == 0 {
 			// Subscribed once: the subscriptions must survive every crash.
-			tok := sub.SubscribeMultiple(map[string]byte{"crash/q1": 1, "crash/q2": 2}, nil)
-			if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-				t.Fatalf("subscribe: %v", tok.Error())
-			}
+			filters = map[string]byte{"crash/q1": 1, "crash/q2": 2}
+		}
+		subDone, err := subscriber.connect(addr, "crash-sub", filters)
+		if err != nil {
+			t.Fatal(err)
 		}
 		if it == iterations {
 			// The last run only checks.
 			b.Stop()
+			<-subDone
 			break
 		}
 		pub, err := crashClient(t, addr, "crash-pub", nil)
@@ -144,15 +146,15 @@ func TestCrashKill9(t *testing.T) {
 		close(stop)
 		wg.Wait()
 		pub.Disconnect(0)
-		sub.Disconnect(0)
+		<-subDone
 	}
 	// Final run: the subscriber has everything acknowledged.
 	b := StartBroker(t, conf)
-	sub, err := crashClient(t, addr, "crash-sub", recv.handler)
+	subDone, err := subscriber.connect(addr, "crash-sub", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Disconnect(0)
+	defer func() { b.Stop(); <-subDone }()
 	missing := func() []string {
 		var out []string
 		for _, k := range append(append([]string(nil), acked...), acked2...) {
