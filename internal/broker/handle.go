@@ -472,7 +472,10 @@ func (c *conn) handleDisconnect(d *packet.Disconnect) bool {
 	} else {
 		ss.Will = nil
 	}
-	ss.Mu.Unlock()
+	// Closing under the session lock: a delivery that takes the lock after
+	// this sees a closing connection and queues the message for the next
+	// connection instead of putting it in flight on this one.
 	c.fail(reasonDisconnect)
+	ss.Mu.Unlock()
 	return false
 }

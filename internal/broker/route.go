@@ -129,6 +129,9 @@ func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, reta
 		return 0
 	}
 	c, _ := ss.Conn.(*conn)
+	if c != nil && c.reason.Load() != int32(reasonNone) {
+		c = nil // closing: queue for the next connection (re-sent later without DUP)
+	}
 	if c != nil && qos > c.l.spec.MaxQoS {
 		qos = c.l.spec.MaxQoS
 	}
