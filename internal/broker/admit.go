@@ -29,9 +29,12 @@ func (s *Server) NewAdmission(maxConnections int) *Admission {
 	return &Admission{s: s, max: maxConnections}
 }
 
-// admit counts a socket just accepted and applies set_tcp_nodelay to it. It
-// reports false, after Mosquitto's "denied: max_connections exceeded" line,
-// when the listener is full: the caller closes the socket.
+// admit counts a socket just accepted. It reports false, after Mosquitto's
+// "denied: max_connections exceeded" line, when the listener is full: the
+// caller closes the socket. TCP_NODELAY stays on whatever set_tcp_nodelay
+// says: Mosquitto's websockets sockets are libwebsockets', which always
+// disables Nagle's algorithm (set_tcp_nodelay true is applied anyway, so
+// that a failure is logged).
 func (a *Admission) admit(nc net.Conn) bool {
 	if a.max > 0 && a.n.Load() >= int64(a.max) {
 		ip, _ := splitHostPort(nc.RemoteAddr())
@@ -39,7 +42,9 @@ func (a *Admission) admit(nc net.Conn) bool {
 		return false
 	}
 	a.n.Add(1)
-	a.s.setNoDelay(nc)
+	if a.s.Options().SetTCPNoDelay {
+		a.s.setNoDelay(nc)
+	}
 	return true
 }
 
