@@ -18,6 +18,7 @@ func (s *Session) DropUnless(keep func(*Outbound) bool) (dropped []*Outbound) {
 	}
 	clear(s.inflight[len(kept):])
 	s.inflight = kept
+	s.reindex()
 	q := s.queue[:0]
 	for _, o := range s.queue {
 		if keep(o) {

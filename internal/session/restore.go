@@ -5,12 +5,7 @@ package session
 
 // FindInflight returns the message in flight with packet id mid, or nil.
 // Lock held.
-func (s *Session) FindInflight(mid uint16) *Outbound {
-	if i := s.findInflight(mid); i >= 0 {
-		return s.inflight[i]
-	}
-	return nil
-}
+func (s *Session) FindInflight(mid uint16) *Outbound { return s.lookup(mid) }
 
 // Queued returns the queued messages in order. Lock held.
 func (s *Session) Queued() []*Outbound { return s.queue }
@@ -21,6 +16,7 @@ func (s *Session) Queued() []*Outbound { return s.queue }
 // after the highest one in flight. Lock held.
 func (s *Session) Restore(inflight, queued []*Outbound) {
 	s.inflight, s.queue = inflight, queued
+	s.reindex()
 	s.inBytes, s.qBytes = 0, 0
 	for _, o := range inflight {
 		s.inBytes += o.Msg.Size()

@@ -127,6 +127,11 @@ type Session struct {
 	qBytes   int64
 	inQoS2   map[uint16]*Message // inbound QoS 2 awaiting PUBREL
 	sp       spill               // queued messages kept only in the broker's store (spill.go)
+	// byMid indexes inflight by packet id once it holds midIndexMin or more
+	// messages (nil below): with max_inflight_messages 0 a busy subscriber
+	// can have thousands in flight, and a linear search per new packet id
+	// and per ack cost tens of µs per message (docs/BENCHMARKS.md).
+	byMid map[uint16]*Outbound
 	// now0 is the Outbound that Deliver returns for a QoS 0 message sent at
 	// once: reused, so that delivery allocates nothing; valid while Mu is held.
 	now0 Outbound
@@ -150,19 +155,66 @@ func (s *Session) nextMid() uint16 {
 		if s.lastMid == 0 {
 			s.lastMid = 1
 		}
-		if s.findInflight(s.lastMid) < 0 {
+		if s.byMid != nil {
+			if _, used := s.byMid[s.lastMid]; !used {
+				return s.lastMid
+			}
+		} else if s.findInflight(s.lastMid) < 0 {
 			return s.lastMid
 		}
 	}
 }
 
+// midIndexMin is the number of messages in flight from which byMid is kept.
+const midIndexMin = 32
+
+// maxMids is the number of packet ids (1..65535).
+const maxMids = 65535
+
 func (s *Session) findInflight(mid uint16) int {
+	if s.byMid != nil {
+		o, ok := s.byMid[mid]
+		if !ok {
+			return -1
+		}
+		// Acks mostly come in send order: o is near the front.
+		for i, p := range s.inflight {
+			if p == o {
+				return i
+			}
+		}
+		return -1
+	}
 	for i, o := range s.inflight {
 		if o.Mid == mid {
 			return i
 		}
 	}
 	return -1
+}
+
+// lookup returns the message in flight with packet id mid, or nil. Unlike
+// findInflight it needs no position, so with the index it does not scan:
+// a PUBREC is for a message behind all those waiting for PUBCOMP.
+func (s *Session) lookup(mid uint16) *Outbound {
+	if s.byMid != nil {
+		return s.byMid[mid]
+	}
+	if i := s.findInflight(mid); i >= 0 {
+		return s.inflight[i]
+	}
+	return nil
+}
+
+// reindex rebuilds byMid after inflight was replaced or filtered.
+func (s *Session) reindex() {
+	s.byMid = nil
+	if len(s.inflight) >= midIndexMin {
+		s.byMid = make(map[uint16]*Outbound, len(s.inflight))
+		for _, o := range s.inflight {
+			s.byMid[o.Mid] = o
+		}
+	}
 }
 
 // Decision is what Deliver decided.
@@ -192,6 +244,12 @@ const NumDropReasons = int(numDropReasons)
 
 func (s *Session) windowOpen() bool {
 	if s.lim.MaxInflight > 0 && len(s.inflight) >= s.lim.MaxInflight {
+		return false
+	}
+	// Whatever the limits (max_inflight_messages 0 is unlimited), there are
+	// 65535 packet ids: with all of them in flight nextMid would never
+	// return, holding the session lock.
+	if len(s.inflight) >= maxMids {
 		return false
 	}
 	// Like Mosquitto's db__ready_for_flight: the bytes already in flight
@@ -272,6 +330,11 @@ func (s *Session) track(o *Outbound) {
 	}
 	s.inflight = append(s.inflight, o)
 	s.inBytes += o.Msg.Size()
+	if s.byMid != nil {
+		s.byMid[o.Mid] = o
+	} else if len(s.inflight) >= midIndexMin {
+		s.reindex()
+	}
 }
 
 // Promote moves queued messages into the window, in FIFO order, and returns
@@ -302,8 +365,21 @@ func (s *Session) Promote(now int64) (out []*Outbound, expired int) {
 
 func (s *Session) remove(i int) *Outbound {
 	o := s.inflight[i]
-	s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+	if i == 0 {
+		// The usual case (acks in order): no copy of the rest.
+		s.inflight[0] = nil
+		s.inflight = s.inflight[1:]
+	} else {
+		s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+		s.inflight[len(s.inflight):cap(s.inflight)][0] = nil
+	}
 	s.inBytes -= o.Msg.Size()
+	if s.byMid != nil {
+		delete(s.byMid, o.Mid)
+		if len(s.inflight) == 0 {
+			s.byMid = nil
+		}
+	}
 	return o
 }
 
@@ -320,11 +396,11 @@ func (s *Session) Puback(mid uint16) bool {
 // Pubrec advances a QoS 2 delivery to the PUBREL step. ok is false for an
 // unknown id. Lock held.
 func (s *Session) Pubrec(mid uint16) bool {
-	i := s.findInflight(mid)
-	if i < 0 || s.inflight[i].State == WaitPuback {
+	o := s.lookup(mid)
+	if o == nil || o.State == WaitPuback {
 		return false
 	}
-	s.inflight[i].State = WaitPubcomp
+	o.State = WaitPubcomp
 	return true
 }
 
@@ -374,7 +450,7 @@ func (s *Session) ReleaseInbound(mid uint16) (*Message, bool) {
 
 // Reset discards all messages and subscriptions (clean start). Lock held.
 func (s *Session) Reset() {
-	s.inflight, s.queue, s.inQoS2 = nil, nil, nil
+	s.inflight, s.queue, s.inQoS2, s.byMid = nil, nil, nil, nil
 	s.inBytes, s.qBytes = 0, 0
 	s.sp = spill{max: s.sp.max}
 	s.Subs = map[string]topic.Options{}
