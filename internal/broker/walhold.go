@@ -75,7 +75,7 @@ func (c *conn) releaseHeld(db *store.DB) {
 		c.held = append(c.held[:0], c.held[n:]...)
 		if !c.writing && len(c.out) > 0 {
 			c.writing = true
-			go c.flush()
+			go c.flushFn()
 		}
 		c.wmu.Unlock()
 	}
