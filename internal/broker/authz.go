@@ -34,7 +34,8 @@ type owner struct {
 	password    []byte
 	hasPassword bool
 	// src is the identity without the password, kept as the Source of the
-	// client's messages (check_retain_source).
+	// client's messages (check_retain_source); the owner itself when it
+	// has no password, which saves a record per connection.
 	src *owner
 }
 

@@ -82,49 +82,52 @@ func putBuf(b []byte) {
 // connection holds no buffers and one parked goroutine (the reader); a writer
 // goroutine exists only while there are bytes to write.
 type conn struct {
-	// held and releasing (under wmu): PUBLISHes waiting for their store
-	// record to be durable (walhold.go).
-	held      []heldPacket
-	releasing bool
-
-	srv        *Server
-	l          *listener
-	nc         net.Conn
-	ip         string
-	port       int
+	srv  *Server
+	l    *listener
+	nc   net.Conn
+	ip   string
+	port int
+	// acceptedAt starts the connect timeout (serve).
 	acceptedAt time.Time
 
 	// Reader-owned.
-	sess       *session.Session
-	id         string // client id once known
-	owner      *owner // identity for authorisation, set by CONNECT (authz.go)
-	version    byte
-	keepalive  time.Duration
-	connected  bool
-	clean      bool
-	maxOutPkt  uint32 // v5 client Maximum Packet Size (0 = none)
-	aliases    map[uint16]string
-	bridge     bool
-	qos2Dups   map[uint16]uint8
-	readErr    error
-	lastDeadln time.Time
+	sess      *session.Session
+	id        string // client id once known
+	owner     *owner // identity for authorisation, set by CONNECT (authz.go)
+	keepalive time.Duration
+	aliases   map[uint16]string
+	qos2Dups  map[uint16]uint8
+	readErr   error
 
-	reason  atomic.Int32
 	errText string // for reasonErrno / reasonBadSocket, set before reason
 
-	wmu        sync.Mutex
-	wcond      *sync.Cond
-	flushFn    func() // c.flush, made once: "go c.flush()" allocates a closure per start
-	out        []byte
+	// Writer state, under wmu. wcond is made only when cleanup has to wait
+	// for a running writer: an idle connection does not carry one.
+	wmu     sync.Mutex
+	wcond   *sync.Cond
+	flushFn func() // c.flush, made once: "go c.flush()" allocates a closure per start
+	out     []byte
+	outCap  int
+	// hold (under wmu): PUBLISHes waiting for their store record to be
+	// durable (walhold.go); nil until the first one.
+	hold *walHold
+
+	reason    atomic.Int32
+	maxOutPkt uint32 // v5 client Maximum Packet Size (0 = none); reader-owned
+
+	// Small fields last, together, so that they share one word. version,
+	// connected, clean and bridge are reader-owned; the rest are under wmu.
+	version    byte
+	connected  bool
+	clean      bool
+	bridge     bool
 	writing    bool
 	wclosed    bool
 	closeAfter bool
-	outCap     int
 }
 
 func newConn(s *Server, l *listener, nc net.Conn, ip string, port int) *conn {
 	c := &conn{srv: s, l: l, nc: nc, ip: ip, port: port, acceptedAt: time.Now()}
-	c.wcond = sync.NewCond(&c.wmu)
 	c.flushFn = c.flush
 	c.outCap = s.Options().MaxOutboundBytes
 	return c
@@ -230,7 +233,9 @@ func (c *conn) flush() {
 	if c.wclosed {
 		c.nc.Close()
 	}
-	c.wcond.Broadcast()
+	if c.wcond != nil {
+		c.wcond.Broadcast()
+	}
 	c.wmu.Unlock()
 }
 
@@ -368,6 +373,9 @@ func (c *conn) cleanup() {
 	// Wait for the writer to finish (it closes the socket).
 	c.wmu.Lock()
 	for c.writing {
+		if c.wcond == nil {
+			c.wcond = sync.NewCond(&c.wmu)
+		}
 		c.wcond.Wait()
 	}
 	if !c.wclosed {

@@ -314,7 +314,10 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 	}
 	c.owner = &owner{client: Client{ID: id, Username: cp.Username, HasUser: cp.UsernameFlag, Listener: c.l.spec.Port},
 		l: c.l, password: append([]byte(nil), cp.Password...), hasPassword: cp.PasswordFlag}
-	c.owner.src = &owner{client: c.owner.client, l: c.l}
+	c.owner.src = c.owner // no password to keep out of the messages' Source
+	if c.owner.hasPassword || len(c.owner.password) > 0 {
+		c.owner.src = &owner{client: c.owner.client, l: c.l}
+	}
 	if !c.login(sec, c.owner) { // authz.go: password file, anonymous access
 		return c.refuse(id, packet.ConnRefusedNotAuth, packet.NotAuthorized, reasonNotAuthorised)
 	}

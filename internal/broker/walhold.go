@@ -9,10 +9,17 @@ import "github.com/midgemq/midge/internal/store"
 // as a QoS 2 message awaiting PUBREL [MQTT-4.3.3-9]: the client would then
 // take the next message given that id for a duplicate and drop it.
 //
-// Held packets wait in order in conn.held; one goroutine per connection
+// Held packets wait in order in conn.hold; one goroutine per connection
 // (started only while something is held) waits for the store and moves them
 // to the output buffer. Packets queued behind a held one wait too, so the
 // order on the wire is the order of writePublish calls.
+
+// walHold is a connection's held packets, allocated on the first one: most
+// connections never hold any.
+type walHold struct {
+	held      []heldPacket
+	releasing bool
+}
 
 type heldPacket struct {
 	seq uint64 // store sequence number to wait for (0 = none of its own)
@@ -29,15 +36,19 @@ func (c *conn) holdUntilDurable(seq uint64, enc func([]byte) []byte) bool {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if len(c.held) == 0 && (seq == 0 || db.Durable(seq)) {
+	if (c.hold == nil || len(c.hold.held) == 0) && (seq == 0 || db.Durable(seq)) {
 		return false
 	}
 	if c.wclosed || c.closeAfter {
 		return true // closing: the message stays in flight and is re-sent on reconnect
 	}
-	c.held = append(c.held, heldPacket{seq, enc(nil)})
-	if !c.releasing {
-		c.releasing = true
+	if c.hold == nil {
+		c.hold = &walHold{}
+	}
+	h := c.hold
+	h.held = append(h.held, heldPacket{seq, enc(nil)})
+	if !h.releasing {
+		h.releasing = true
 		go c.releaseHeld(db)
 	}
 	return true
@@ -46,15 +57,16 @@ func (c *conn) holdUntilDurable(seq uint64, enc func([]byte) []byte) bool {
 // releaseHeld moves held packets to the output buffer as their writes
 // become durable, then ends when nothing is held.
 func (c *conn) releaseHeld(db *store.DB) {
+	hd := c.hold // set before this goroutine starts, never reset
 	for {
 		c.wmu.Lock()
-		if len(c.held) == 0 {
-			c.releasing = false
+		if len(hd.held) == 0 {
+			hd.releasing = false
 			c.wmu.Unlock()
 			return
 		}
 		upto := uint64(0)
-		for _, h := range c.held {
+		for _, h := range hd.held {
 			upto = max(upto, h.seq)
 		}
 		c.wmu.Unlock()
@@ -63,7 +75,7 @@ func (c *conn) releaseHeld(db *store.DB) {
 		db.Wait(upto)
 		c.wmu.Lock()
 		n := 0
-		for _, h := range c.held {
+		for _, h := range hd.held {
 			if h.seq > upto {
 				break
 			}
@@ -72,7 +84,7 @@ func (c *conn) releaseHeld(db *store.DB) {
 			}
 			n++
 		}
-		c.held = append(c.held[:0], c.held[n:]...)
+		hd.held = append(hd.held[:0], hd.held[n:]...)
 		if !c.writing && len(c.out) > 0 {
 			c.writing = true
 			go c.flushFn()
