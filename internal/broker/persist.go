@@ -391,6 +391,9 @@ func (s *Server) Restore(now int64) (Restored, error) {
 		}
 		f := string(rest)
 		s.subs.Subscribe(f, ss, o)
+		if ss.Subs == nil {
+			ss.Subs = map[string]topic.Options{}
+		}
 		ss.Subs[f] = o
 		r.Subscriptions++
 		return nil

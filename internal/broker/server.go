@@ -429,7 +429,7 @@ func (s *Server) dropSubscriptions(ss *session.Session) {
 	for f := range ss.Subs {
 		filters = append(filters, f)
 	}
-	ss.Subs = map[string]topic.Options{}
+	ss.Subs = nil
 	ss.Mu.Unlock()
 	for _, f := range filters {
 		s.subs.Unsubscribe(f, ss)

@@ -76,6 +76,9 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 		}
 		existed := s.subs.Subscribe(full, c.sess, opts)
 		c.sess.Mu.Lock()
+		if c.sess.Subs == nil {
+			c.sess.Subs = map[string]topic.Options{}
+		}
 		c.sess.Subs[full] = opts
 		subSeq = max(subSeq, s.persistSub(c.sess, full, &opts))
 		c.sess.Mu.Unlock()

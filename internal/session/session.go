@@ -107,7 +107,8 @@ type Session struct {
 	// this package: the broker checks read access with it per delivery,
 	// also while the session is offline.
 	Owner any
-	// Subs maps each filter to its options.
+	// Subs maps each filter to its options; nil until the first
+	// subscription (an idle client that never subscribes carries no map).
 	Subs map[string]topic.Options
 	// Will is the current connection's will (nil if none).
 	Will *Will
@@ -119,8 +120,8 @@ type Session struct {
 	// Persisted is set while the broker's store holds a record of the session.
 	Persisted bool
 
+	lastMid  uint16 // next to the flags above: one word, not two
 	lim      Limits
-	lastMid  uint16
 	inflight []*Outbound // in send order
 	inBytes  int64
 	queue    []*Outbound
@@ -139,7 +140,7 @@ type Session struct {
 
 // New returns an empty session.
 func New(id string, lim Limits) *Session {
-	return &Session{ID: id, Subs: map[string]topic.Options{}, lim: lim}
+	return &Session{ID: id, lim: lim}
 }
 
 // SetLimits replaces the limits (e.g. a v5 Receive Maximum). Lock held.
@@ -453,6 +454,6 @@ func (s *Session) Reset() {
 	s.inflight, s.queue, s.inQoS2, s.byMid = nil, nil, nil, nil
 	s.inBytes, s.qBytes = 0, 0
 	s.sp = spill{max: s.sp.max}
-	s.Subs = map[string]topic.Options{}
+	s.Subs = nil
 	s.lastMid = 0
 }
