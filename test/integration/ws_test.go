@@ -222,8 +222,10 @@ func TestWebsocketsChromium(t *testing.T) {
 		}
 		t.Logf("load %d: page dumped before the round trip finished; loading it again", attempt)
 	}
-	if m := watcher.expectPublish(); string(m.Payload) != "received hello from chromium" {
-		t.Fatalf("browser reported %q", m.Payload)
-	}
+	// The page's own report on browser/result may not leave Chromium before
+	// it exits after the dump; the DOM and the broker's lines prove the
+	// round trip went through midge.
 	b.waitLines(t, 0, `^New client connected from 127\.0\.0\.1:\d+ as browser \(p\d, c1, k60\)\.$`)
+	b.WaitLog(t, `^Received PUBLISH from browser \(d0, q1, r0, m\d+, 'browser/echo', \.\.\. \(19 bytes\)\)$`, 5*time.Second)
+	b.WaitLog(t, `^Sending PUBLISH to browser \(d0, q1, r0, m\d+, 'browser/echo', \.\.\. \(19 bytes\)\)$`, 5*time.Second)
 }
