@@ -129,8 +129,11 @@ func TestOfflineQueueSpillsToStore(t *testing.T) {
 		t.Fatalf("queued %d, spilled %d", queued, spilled)
 	}
 	// Payloads alone would be n*size bytes; in RAM each queued message
-	// costs about 3x that with its Message and Outbound.
-	if limit := int64(n) * size / 4; grown > limit && !raceEnabled {
+	// costs about 2.6x that with its Message and Outbound (264 B each was
+	// measured without the bound). Half the payload bytes leaves room for
+	// the store's caches and GC timing (3.6-6.7 MB measured) while still
+	// failing by far if the queue were kept in RAM.
+	if limit := int64(n) * size / 2; grown > limit && !raceEnabled {
 		t.Fatalf("heap grew by %d bytes for %d queued messages (limit %d)", grown, n, limit)
 	}
 	start := time.Now()
