@@ -35,7 +35,7 @@ func benchServer(b *testing.B, n int, filter string, qos byte) *Server {
 	l := &listener{spec: Listener{MaxQoS: 2, MaxConnections: -1}}
 	for i := 0; i < n; i++ {
 		c := newConn(s, l, discardConn{}, "127.0.0.1", 0)
-		c.version, c.connected, c.id = packet.V311, true, "sub"+strconv.Itoa(i)
+		c.version, c.connected, c.ready, c.id = packet.V311, true, true, "sub"+strconv.Itoa(i)
 		ss, _ := s.attach(c, c.id, true, 0, o.Limits)
 		c.sess = ss
 		s.subs.Subscribe(filter, ss, topic.Options{QoS: qos})

@@ -82,6 +82,12 @@ func putBuf(b []byte) {
 // connection holds no buffers and one parked goroutine (the reader); a writer
 // goroutine exists only while there are bytes to write.
 type conn struct {
+	// ready is set, under the session's Mu, just before the CONNACK is
+	// written: deliveries to a connection that is not ready (or is closing)
+	// are queued, so no PUBLISH precedes the CONNACK and a resumed session's
+	// in-flight messages go out first.
+	ready bool
+
 	srv  *Server
 	l    *listener
 	nc   net.Conn
@@ -131,6 +137,21 @@ func newConn(s *Server, l *listener, nc net.Conn, ip string, port int) *conn {
 	c.flushFn = c.flush
 	c.outCap = s.Options().MaxOutboundBytes
 	return c
+}
+
+// live reports whether deliveries may be written to c now: its CONNACK went
+// out and it is not closing. The session's Mu is held.
+func (c *conn) live() bool {
+	return c != nil && c.ready && c.reason.Load() == int32(reasonNone)
+}
+
+// liveConn returns the session's current connection if deliveries may be
+// written to it (see live), else nil. ss.Mu held.
+func liveConn(ss *session.Session) *conn {
+	if c, _ := ss.Conn.(*conn); c.live() {
+		return c
+	}
+	return nil
 }
 
 // name is the client id for log lines, or <unknown> before CONNECT.

@@ -405,6 +405,7 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 			ss.Will.Delay = cp.WillProps.WillDelay
 		}
 	}
+	c.ready = true
 	// [MQTT-3.2.2-2] session present is never set for MQTT 3.1.
 	c.sendConnack(id, present && cp.Version != packet.V31, packet.Success, props)
 	c.resume(ss)

@@ -103,7 +103,7 @@ func (s *Server) pageIn(ss *session.Session) {
 	}
 	ss.EndPage(from, wait, got, next, len(got) < n)
 	s.dropUnreadable(ss, false) // spilled before a resume: not checked by it (authz.go)
-	if c, _ := ss.Conn.(*conn); c != nil && !ss.Expired {
+	if c := liveConn(ss); c != nil && !ss.Expired {
 		c.promote(ss, time.Now().Unix())
 	}
 }

@@ -207,7 +207,11 @@ func (c *conn) handleAck(a *packet.Ack) bool {
 		}
 		if ok {
 			c.srv.persistOutDone(ss, done)
-			c.promote(ss, time.Now().Unix())
+			// Through the session's current connection: during a takeover
+			// this one may already be replaced.
+			if cur := liveConn(ss); cur != nil {
+				cur.promote(ss, time.Now().Unix())
+			}
 		}
 		ss.Mu.Unlock()
 		if !ok {
@@ -235,7 +239,9 @@ func (c *conn) handleAck(a *packet.Ack) bool {
 			c.srv.persistOutDone(ss, ss.FindInflight(a.PacketID))
 			if ss.Pubcomp(a.PacketID) {
 				// The slot is free again: send what the window now admits.
-				c.promote(ss, time.Now().Unix())
+				if cur := liveConn(ss); cur != nil {
+					cur.promote(ss, time.Now().Unix())
+				}
 			}
 			ss.Mu.Unlock()
 			return true

@@ -128,10 +128,9 @@ func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, reta
 	if ss.Expired || !readAllowed(ss, m.Topic) {
 		return 0
 	}
-	c, _ := ss.Conn.(*conn)
-	if c != nil && c.reason.Load() != int32(reasonNone) {
-		c = nil // closing: queue for the next connection (re-sent later without DUP)
-	}
+	// Not yet CONNACKed, or closing: queue (sent by resume, or by the next
+	// connection, without DUP).
+	c := liveConn(ss)
 	if c != nil && qos > c.l.spec.MaxQoS {
 		qos = c.l.spec.MaxQoS
 	}
