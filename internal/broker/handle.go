@@ -337,7 +337,11 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 
 	ss, present := s.attach(c, id, cp.CleanStart, expiry, lim)
 	c.sess = ss
+	// Under wmu: a takeover by another connection may call c.fail, which
+	// reads connected, at the same time.
+	c.wmu.Lock()
 	c.connected = true
+	c.wmu.Unlock()
 	s.Stats.Connects.Add(1)
 
 	user := cp.Username
