@@ -84,7 +84,9 @@ func (s *Server) deliverAll(m *session.Message) (int, uint64) {
 	n := 0
 	now := time.Now().Unix()
 	for i, d := range ds {
-		if d.ss.Version != packet.V5 && !o.AllowDuplicateMessages && seenBefore(ds[:i], d.ss) {
+		// seenBefore first: it is cheap and rarely true, and the version
+		// needs the session's lock (a takeover may be changing it).
+		if !o.AllowDuplicateMessages && seenBefore(ds[:i], d.ss) && d.ss.ProtocolVersion() != packet.V5 {
 			continue
 		}
 		if d.opts.NoLocal && d.ss.ID == m.Origin {

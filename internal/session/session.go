@@ -143,6 +143,13 @@ func New(id string, lim Limits) *Session {
 	return &Session{ID: id, lim: lim}
 }
 
+// ProtocolVersion returns Version, taking the lock.
+func (s *Session) ProtocolVersion() byte {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	return s.Version
+}
+
 // SetLimits replaces the limits (e.g. a v5 Receive Maximum). Lock held.
 func (s *Session) SetLimits(l Limits) { s.lim = l }
 
