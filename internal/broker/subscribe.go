@@ -48,19 +48,11 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 			c.fail(reasonProtocol)
 			return false
 		}
-		_ = group
 		qos := sub.Options.QoS
 		if qos > c.l.spec.MaxQoS {
 			qos = c.l.spec.MaxQoS
 		}
-		full := f
-		if mp := c.l.spec.MountPoint; mp != "" {
-			if shared {
-				full = "$share/" + group + "/" + mp + inner
-			} else {
-				full = mp + f
-			}
-		}
+		full := c.mountFilter(f, group, inner, shared)
 		c.logf(logcat.SubscribeTopic, full, int(qos))
 		if !c.owner.allow(full, AccessSubscribe) { // authz.go
 			codes = append(codes, c.subscribeDenied(sub.Options.QoS))
@@ -142,14 +134,8 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) bool {
 			c.fail(reasonMalformed)
 			return false
 		}
-		full := f
-		if mp := c.l.spec.MountPoint; mp != "" {
-			if group, inner, shared, _ := topic.ParseShared(f); shared {
-				full = "$share/" + group + "/" + mp + inner
-			} else {
-				full = mp + f
-			}
-		}
+		group, inner, shared, _ := topic.ParseShared(f)
+		full := c.mountFilter(f, group, inner, shared)
 		c.logf(logcat.UnsubTopic, full)
 		existed := s.subs.Unsubscribe(full, c.sess)
 		c.sess.Mu.Lock()
@@ -172,4 +158,17 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) bool {
 	c.endWrite(packet.AppendUnsuback(b, c.version, &packet.Unsuback{PacketID: p.PacketID, Codes: codes}))
 	s.Stats.MessagesSent.Add(1)
 	return true
+}
+
+// mountFilter puts the listener's mount_point in front of a filter; for a
+// shared subscription it goes in front of the inner filter.
+func (c *conn) mountFilter(f, group, inner string, shared bool) string {
+	mp := c.l.spec.MountPoint
+	switch {
+	case mp == "":
+		return f
+	case shared:
+		return "$share/" + group + "/" + mp + inner
+	}
+	return mp + f
 }
