@@ -49,6 +49,12 @@ func TestConnackFirstUnderTraffic(t *testing.T) {
 		}
 	}()
 	defer func() { stop.Store(true); pub.nc.Close(); <-done }()
+	// Fill the window on the first connection: five unacknowledged messages.
+	for i := 0; i < 5; i++ {
+		if _, ok := sub.read(5 * time.Second).(*packet.Publish); !ok {
+			t.Fatalf("packet %d to the first connection is not a PUBLISH", i)
+		}
+	}
 	for round := 0; round < 20; round++ {
 		r := dialRaw(t, b.Addr)
 		r.send(packet.AppendConnect(nil, c))
