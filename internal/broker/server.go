@@ -397,9 +397,12 @@ func (s *Server) expireSessions(now int64) {
 		s.publishDueWill(ss, now)
 	}
 	for _, ss := range expired {
+		// Subscriptions go first, so that once the line is logged no new
+		// message is routed to the ended session (a shared group picks
+		// another member).
+		s.dropSubscriptions(ss)
 		s.log.Log(logcat.Expired, ss.ID)
 		s.Stats.ClientsExpired.Add(1)
-		s.dropSubscriptions(ss)
 		// A will still held is published when the session ends [MQTT5-3.1.2-8].
 		ss.Mu.Lock()
 		w := ss.Will
