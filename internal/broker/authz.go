@@ -82,11 +82,13 @@ func (s *Server) dropUnreadable(ss *session.Session, inflight bool) {
 	if o, _ := ss.Owner.(*owner); o.auth() == nil {
 		return
 	}
-	for _, ob := range ss.DropUnless(func(ob *session.Outbound) bool {
+	dropped := ss.DropUnless(func(ob *session.Outbound) bool {
 		return (!inflight && ob.Mid != 0) || readAllowed(ss, ob.Msg.Topic)
-	}) {
+	})
+	for _, ob := range dropped {
 		s.persistOutDone(ss, ob)
 	}
+	s.Stats.Dropped[DropACLRead].Add(int64(len(dropped)))
 }
 
 // retainSourceAllowed is check_retain_source: a retained message goes to a

@@ -409,6 +409,7 @@ func (c *conn) cleanup() {
 	}
 	text := c.errText
 	c.wmu.Unlock()
+	c.srv.noteClosed(c, r) // stats.go: disconnects by reason, connected clients
 
 	// The session goes offline before the line is logged, so whoever sees
 	// the line also sees the session offline (Mosquitto is single-threaded);

@@ -343,6 +343,7 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 	c.connected = true
 	c.wmu.Unlock()
 	s.Stats.Connects.Add(1)
+	c.l.countClient(c.version, 1) // undone by noteClosed (stats.go)
 
 	user := cp.Username
 	if cp.UsernameFlag {

@@ -75,6 +75,7 @@ func (c *conn) handlePublish(p *packet.Publish) bool {
 		if s.log.On(logcat.DeniedPublish) {
 			s.log.Log(logcat.DeniedPublish, args()...)
 		}
+		s.Stats.Dropped[DropACLWrite].Add(1)
 		c.ackPublish(p, packet.NotAuthorized)
 		return true
 	}
@@ -85,7 +86,7 @@ func (c *conn) handlePublish(p *packet.Publish) bool {
 		s.log.Log(logcat.RecvPublish, args()...)
 	}
 	m := &session.Message{Topic: full, Payload: append([]byte(nil), p.Payload...), QoS: p.QoS, Retain: p.Retain, Origin: c.id,
-		Source: c.owner.src}
+		Source: c.owner.src, RecvAt: monoNow()}
 	if c.version == packet.V5 {
 		m.Props = forwardProps(&p.Props)
 		if p.Props.HasMessageExpiry {
@@ -365,7 +366,10 @@ func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64)
 	return true
 }
 
-// countPublish logs an outbound PUBLISH and counts it.
+// countPublish logs an outbound PUBLISH and counts it. A client's message
+// also adds its publish-to-deliver time to the latency histogram, unless it
+// goes out with the retain flag: a retained message sent on subscribe may be
+// hours old, and its age is not the broker's latency.
 func (c *conn) countPublish(o *session.Outbound, out *packet.Publish) {
 	if c.srv.log.On(logcat.SendPublish) {
 		c.srv.log.Log(logcat.SendPublish, c.id, b2i(o.Dup), int(o.QoS), b2i(o.Retain), int(o.Mid), out.Topic, len(out.Payload))
@@ -373,4 +377,7 @@ func (c *conn) countPublish(o *session.Outbound, out *packet.Publish) {
 	c.srv.Stats.MessagesSent.Add(1)
 	c.srv.Stats.PublishSent.Add(1)
 	c.srv.Stats.PublishBytesOut.Add(int64(len(out.Payload)))
+	if t := o.Msg.RecvAt; t != 0 && !o.Retain {
+		c.srv.Stats.Latency.Observe(time.Duration(monoNow() - t))
+	}
 }

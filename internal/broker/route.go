@@ -127,7 +127,11 @@ func seenBefore(ds []delivery, ss *session.Session) bool {
 func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, retain bool, ids []uint32, now int64) (seq uint64) {
 	ss.Mu.Lock()
 	defer ss.Mu.Unlock()
-	if ss.Expired || !readAllowed(ss, m.Topic) {
+	if ss.Expired {
+		return 0
+	}
+	if !readAllowed(ss, m.Topic) {
+		s.Stats.Dropped[DropACLRead].Add(1)
 		return 0
 	}
 	// Not yet CONNACKed, or closing: queue (sent by resume, or by the next
@@ -269,6 +273,7 @@ func (s *Server) detach(c *conn, r closeReason) *session.Will {
 
 func (s *Server) publishWill(w *session.Will) {
 	if !willAllowed(w) {
+		s.Stats.Dropped[DropACLWrite].Add(1)
 		return // refused silently, as Mosquitto does
 	}
 	m := w.Msg

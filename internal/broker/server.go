@@ -171,6 +171,11 @@ type listener struct {
 	ln    net.Listener
 	count atomic.Int64
 	sec   atomic.Pointer[Security]
+	// clients counts connected clients by protocol (3.1, 3.1.1, 5.0):
+	// sockets whose CONNECT was accepted (stats.go).
+	clients [3]atomic.Int64
+	// up is true while the accept loop runs (readiness, figures.go).
+	up atomic.Bool
 }
 
 // SetSecurity replaces the security settings of the i-th listener opened
@@ -254,6 +259,8 @@ func (s *Server) Serve() {
 }
 
 func (s *Server) acceptLoop(l *listener) {
+	l.up.Store(true)
+	defer l.up.Store(false)
 	var delay time.Duration
 	for {
 		nc, err := l.ln.Accept()

@@ -1,8 +1,14 @@
 package broker
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
-// Stats are the broker counters; they will feed $SYS and metrics.
+// Stats are the broker's counters: the one set that $SYS (sys.go) and the
+// Prometheus endpoint (internal/metrics) both read. Gauges (sessions,
+// retained messages, connected clients) are not kept here; they are computed
+// from the broker's state when read (figures.go).
 type Stats struct {
 	SocketsAccepted  atomic.Int64
 	Connects         atomic.Int64
@@ -18,6 +24,14 @@ type Stats struct {
 
 	// Dropped counts messages dropped by a limit, per reason.
 	Dropped [NumDropCauses]atomic.Int64
+
+	// Disconnects counts ended connections by reason, whether or not their
+	// CONNECT was accepted; DisconnectReason names each index.
+	Disconnects [NumDisconnectReasons]atomic.Int64
+
+	// Latency is the time from a client's PUBLISH arriving to each copy of
+	// it being written to a subscriber's output buffer (see countPublish).
+	Latency Histogram
 }
 
 // DropCause says why a message was not delivered.
@@ -31,16 +45,18 @@ const (
 	DropPacketTooLarge                   // outbound packet over the client's Maximum Packet Size
 	DropExpired                          // v5 message expired before delivery
 	DropInboundQuota                     // inbound QoS 2 over the receive quota
+	DropACLWrite                         // inbound PUBLISH or will refused by the WRITE check
+	DropACLRead                          // one delivery refused by the subscriber's READ check
 	NumDropCauses
 )
 
 var dropCauseNames = [NumDropCauses]string{"queue_full", "qos0_offline", "outbound_full",
-	"message_too_large", "packet_too_large", "expired", "inbound_quota"}
+	"message_too_large", "packet_too_large", "expired", "inbound_quota", "acl_write_denied", "acl_read_denied"}
 
 // String names the cause (used as a metrics label).
 func (d DropCause) String() string { return dropCauseNames[d] }
 
-// DroppedTotal is the sum over causes ($SYS/broker/publish/messages/dropped).
+// DroppedTotal is the sum over causes.
 func (s *Stats) DroppedTotal() int64 {
 	var n int64
 	for i := range s.Dropped {
@@ -48,3 +64,93 @@ func (s *Stats) DroppedTotal() int64 {
 	}
 	return n
 }
+
+// closeReasonNames label Stats.Disconnects; the index is the closeReason.
+var closeReasonNames = [...]string{
+	reasonNone:            "",
+	reasonDisconnect:      "disconnect",
+	reasonConnLost:        "connection_lost",
+	reasonMalformed:       "malformed_packet",
+	reasonProtocol:        "protocol_error",
+	reasonNotAuthorised:   "not_authorised",
+	reasonTimeout:         "timeout",
+	reasonOversizePacket:  "oversize_packet",
+	reasonOversizePayload: "oversize_payload",
+	reasonNotSupported:    "not_supported",
+	reasonErrno:           "socket_error",
+	reasonBadSocket:       "bad_socket",
+	reasonTakenOver:       "session_taken_over",
+	reasonShutdown:        "shutdown",
+	reasonRevoked:         "revoked",
+}
+
+// NumDisconnectReasons is the size of Stats.Disconnects.
+const NumDisconnectReasons = len(closeReasonNames)
+
+// DisconnectReason names the i-th counter of Stats.Disconnects; "" marks an
+// index that is never counted.
+func DisconnectReason(i int) string { return closeReasonNames[i] }
+
+// noteClosed counts a connection that ended (called once, from cleanup).
+func (s *Server) noteClosed(c *conn, r closeReason) {
+	if int(r) < NumDisconnectReasons {
+		s.Stats.Disconnects[r].Add(1)
+	}
+	if c.connected {
+		c.l.countClient(c.version, -1)
+	}
+}
+
+// countClient moves the listener's count of connected clients of protocol
+// version v (3, 4 or 5): +1 once a CONNECT is accepted, -1 when that
+// connection ends, so the count never goes below zero.
+func (l *listener) countClient(v byte, d int64) {
+	if i := int(v) - 3; i >= 0 && i < len(l.clients) {
+		l.clients[i].Add(d)
+	}
+}
+
+// LatencyBuckets are the upper bounds of the Latency histogram's buckets.
+var LatencyBuckets = [...]time.Duration{
+	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+	30 * time.Second, time.Minute,
+}
+
+// Histogram counts durations into LatencyBuckets without locks or
+// allocation; the last slot counts what is above the largest bound.
+type Histogram struct {
+	counts [len(LatencyBuckets) + 1]atomic.Uint64
+	sum    atomic.Int64 // nanoseconds
+}
+
+// Observe adds one duration.
+func (h *Histogram) Observe(d time.Duration) {
+	i := 0
+	for i < len(LatencyBuckets) && d > LatencyBuckets[i] {
+		i++
+	}
+	h.counts[i].Add(1)
+	h.sum.Add(int64(d))
+}
+
+// Snapshot returns the count, the sum and the count per bucket (not
+// cumulative; the last element is the overflow bucket). Concurrent
+// observations may make the sum lag the counts by a few.
+func (h *Histogram) Snapshot() (count uint64, sum time.Duration, buckets [len(LatencyBuckets) + 1]uint64) {
+	for i := range h.counts {
+		buckets[i] = h.counts[i].Load()
+		count += buckets[i]
+	}
+	return count, time.Duration(h.sum.Load()), buckets
+}
+
+// clockBase anchors the broker's monotonic clock: message arrival times are
+// kept as nanoseconds since it (plus one, so that 0 can mean "unknown"),
+// and no time.Time is stored per message.
+var clockBase = time.Now()
+
+func monoNow() int64 { return int64(time.Since(clockBase)) + 1 }

@@ -34,6 +34,11 @@ type Message struct {
 	// broker checks a retained message's source again (check_retain_source).
 	// nil for the broker's own messages and messages restored from a store.
 	Source any
+
+	// RecvAt is when the broker received the client's PUBLISH, on the
+	// broker's monotonic clock (nanoseconds); 0 for the broker's own
+	// messages, wills and messages restored from a store. Not stored.
+	RecvAt int64
 }
 
 // Same reports whether two messages carry the same content (used for the

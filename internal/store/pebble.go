@@ -119,3 +119,6 @@ func (e *pebbleEngine) Get(key []byte) ([]byte, bool, error) {
 }
 
 func (e *pebbleEngine) Close() error { return e.db.Close() }
+
+// DiskSize is the space the store's files take: tables, logs, manifests.
+func (e *pebbleEngine) DiskSize() uint64 { return e.db.Metrics().DiskSpaceUsage() }

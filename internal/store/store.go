@@ -208,6 +208,23 @@ func (d *DB) Stats() (batches, syncs uint64) {
 	return d.batches, d.syncs
 }
 
+// DiskSize returns the bytes the engine's files take on disk; ok is false
+// when the engine cannot tell or the store is closing.
+func (d *DB) DiskSize() (n uint64, ok bool) {
+	ds, can := d.eng.(interface{ DiskSize() uint64 })
+	if !can {
+		return 0, false
+	}
+	// Under mu, so that Close (which sets closing under mu before closing
+	// the engine) cannot close the engine while it is being asked.
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing {
+		return 0, false
+	}
+	return ds.DiskSize(), true
+}
+
 // cut returns how many pending operations may be committed: all of them,
 // or up to the start of the oldest open hold.
 func (d *DB) cut() int {
