@@ -281,6 +281,11 @@ func (r *runner) run() int {
 		return code
 	}
 	r.srv = broker.New(log, brokerOptions(cfg))
+	stopMetrics, code := r.startMetrics(time.Now()) // metrics.go
+	if code != 0 {
+		return code
+	}
+	defer stopMetrics()
 	// Restore before any listener opens (persist.go).
 	if code := r.openStore(); code != 0 {
 		return code

@@ -144,6 +144,9 @@ type Config struct {
 	// ConnectTimeout (midge, connect_timeout): how long a socket may stay
 	// without a complete CONNECT. 0 = no limit.
 	ConnectTimeout time.Duration
+	// MetricsAddress (midge, metrics_address): host:port of the HTTP server
+	// for Prometheus metrics and health checks; empty = off. Not reloaded.
+	MetricsAddress string
 
 	// Notes are the notices, warnings and non-fatal errors printed while
 	// parsing, in order.

@@ -150,6 +150,19 @@ var directives = map[string]directive{
 		p.cfg.ConnectTimeout = time.Duration(n) * time.Second
 		return nil
 	},
+	"metrics_address": func(p *parser, v *value) *Problem {
+		t, ok := v.token()
+		switch {
+		case !ok:
+			return problem(CodeEmptyValue, v.name)
+		case p.cfg.MetricsAddress != "":
+			return problem(CodeDuplicateValue, v.name)
+		case !validHostPort(t):
+			return problem(CodeInvalidValue, v.name, t)
+		}
+		p.cfg.MetricsAddress = t
+		return nil
+	},
 
 	// S: security
 	"per_listener_settings": func(p *parser, v *value) *Problem {

@@ -86,6 +86,10 @@ func TestValues(t *testing.T) {
 		{"log_dialect", "log_dialect 1.3", func(c *Config) bool { return c.LogDialect == "1.3" }},
 		{"log_dialect json", "log_dialect json", func(c *Config) bool { return c.LogDialect == "json" }},
 		{"connect_timeout", "connect_timeout 10", func(c *Config) bool { return c.ConnectTimeout == 10*time.Second }},
+		{"metrics_address", "metrics_address 127.0.0.1:9234", func(c *Config) bool { return c.MetricsAddress == "127.0.0.1:9234" }},
+		{"metrics_address ipv6", "metrics_address [::1]:9234", func(c *Config) bool { return c.MetricsAddress == "[::1]:9234" }},
+		{"metrics_address any", "metrics_address :9234", func(c *Config) bool { return c.MetricsAddress == ":9234" }},
+		{"metrics_address off", "", func(c *Config) bool { return c.MetricsAddress == "" }},
 		{"websockets", "websockets_log_level 3\nwebsockets_headers_size 2048", func(c *Config) bool {
 			return c.WebsocketsLogLevel == 3 && c.WebsocketsHeadersSize == 2048
 		}},
@@ -297,6 +301,12 @@ func TestErrors(t *testing.T) {
 		{"log_facility 8", CodeInvalidIntValue, []any{"log_facility", 8}, 1},
 		{"log_dialect 1.4", CodeInvalidValue, []any{"log_dialect", "1.4"}, 1},
 		{"connect_timeout -1", CodeInvalidIntValue, []any{"connect_timeout", -1}, 1},
+		{"metrics_address 9234", CodeInvalidValue, []any{"metrics_address", "9234"}, 1},
+		{"metrics_address host:0", CodeInvalidValue, []any{"metrics_address", "host:0"}, 1},
+		{"metrics_address host:65536", CodeInvalidValue, []any{"metrics_address", "host:65536"}, 1},
+		{"metrics_address host:http", CodeInvalidValue, []any{"metrics_address", "host:http"}, 1},
+		{"metrics_address", CodeEmptyValue, []any{"metrics_address"}, 1},
+		{"metrics_address :1\nmetrics_address :2", CodeDuplicateValue, []any{"metrics_address"}, 2},
 		{"listener 1\nmax_qos 3", CodeMaxQoSRange, nil, 2},
 		{"maximum_qos", CodeEmptyValue, []any{"maximum_qos"}, 1},
 		{"max_inflight_messages 65536", CodeMaxInflightRange, nil, 1},

@@ -2,6 +2,8 @@ package config
 
 import (
 	"math"
+	"net"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -119,4 +121,15 @@ func validUTF8(s string) bool {
 // most 200 levels.
 func validMountPoint(s string) bool {
 	return !strings.ContainsAny(s, "+#") && strings.Count(s, "/") <= 200
+}
+
+// validHostPort accepts HOST:PORT, [IPv6]:PORT or :PORT (every interface)
+// with a decimal port from 1 to 65535. The host is not resolved here.
+func validHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || strings.ContainsAny(host, " \t") {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == port
 }

@@ -195,4 +195,8 @@ var (
 	DaemonError = def(&Entry{Key: "midge.daemon_error", Level: Err, V20: "Error whilst daemonising (%s): %s"})
 	// error text
 	ReloadFailed = def(&Entry{Key: "midge.reload_failed", Level: Err, V20: "Error: Unable to reload config, keeping the old one: %s"})
+	// address as bound (metrics_address)
+	MetricsListen = def(&Entry{Key: "midge.metrics_listen", Level: Info, V20: "Serving metrics and health checks on http://%s/."})
+	// address as configured, strerror-like text
+	MetricsListenError = def(&Entry{Key: "midge.metrics_listen_error", Level: Err, V20: "Error: Unable to open the metrics listener on %s: %s."})
 )
