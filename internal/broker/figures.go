@@ -45,6 +45,8 @@ type SessionFigures struct {
 	InflightQoS2 int // outbound QoS 2 messages awaiting PUBREC or PUBCOMP
 	Queued       int // outbound messages waiting for the window or the client, in memory or spilled to the store
 	InboundQoS2  int // inbound QoS 2 messages awaiting the publisher's PUBREL
+	// Payload bytes of the in-flight and the queued messages.
+	InflightBytes, QueuedBytes int64
 }
 
 // SessionFigures walks the sessions, taking each one's lock in turn.
@@ -60,6 +62,9 @@ func (s *Server) SessionFigures() SessionFigures {
 		ss.Mu.Lock()
 		_, q := ss.Counts()
 		f.Queued += q
+		ib, qb := ss.Bytes()
+		f.InflightBytes += ib
+		f.QueuedBytes += qb
 		f.InboundQoS2 += ss.InboundCount()
 		for _, o := range ss.Inflight() {
 			if o.QoS == 2 {

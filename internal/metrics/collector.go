@@ -36,6 +36,7 @@ type Collector struct {
 	clients, sockets                                  *prometheus.Desc
 	sessions, subs, sharedSubs                        *prometheus.Desc
 	inflight, queued, inbound, retained, retainedSize *prometheus.Desc
+	inflightSize, queuedSize                          *prometheus.Desc
 	latency                                           *prometheus.Desc
 	storeUp, storeDisk, storeBatches, storeSyncs      *prometheus.Desc
 }
@@ -91,6 +92,8 @@ func NewCollector(srv *broker.Server, o Options) *Collector {
 	c.sharedSubs = desc("midge_shared_subscriptions", "Shared ($share) subscriptions.")
 	c.inflight = desc("midge_inflight_messages", "Outbound messages sent and not yet acknowledged, by QoS.", "qos")
 	c.queued = desc("midge_queued_messages", "Outbound messages waiting in session queues, in memory or in the store.")
+	c.inflightSize = desc("midge_inflight_bytes", "Payload bytes of the outbound messages in flight.")
+	c.queuedSize = desc("midge_queued_bytes", "Payload bytes of the outbound messages in session queues, in memory or in the store.")
 	c.inbound = desc("midge_inbound_qos2_messages", "Inbound QoS 2 messages received and awaiting the publisher's PUBREL.")
 	c.retained = desc("midge_retained_messages", "Retained messages, $SYS ones included.")
 	c.retainedSize = desc("midge_retained_bytes", "Payload bytes of the retained messages, $SYS ones included.")
@@ -109,7 +112,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- k.desc
 	}
 	for _, d := range []*prometheus.Desc{c.dropped, c.disconnects, c.buildInfo, c.startTime, c.clients, c.sockets,
-		c.sessions, c.subs, c.sharedSubs, c.inflight, c.queued, c.inbound, c.retained, c.retainedSize, c.latency,
+		c.sessions, c.subs, c.sharedSubs, c.inflight, c.queued, c.inflightSize, c.queuedSize, c.inbound,
+		c.retained, c.retainedSize, c.latency,
 		c.storeUp, c.storeDisk, c.storeBatches, c.storeSyncs} {
 		ch <- d
 	}
@@ -146,6 +150,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.inflight, float64(sf.InflightQoS1), "1")
 	gauge(c.inflight, float64(sf.InflightQoS2), "2")
 	gauge(c.queued, float64(sf.Queued))
+	gauge(c.inflightSize, float64(sf.InflightBytes))
+	gauge(c.queuedSize, float64(sf.QueuedBytes))
 	gauge(c.inbound, float64(sf.InboundQoS2))
 	normal, shared := c.srv.Subscriptions()
 	gauge(c.subs, float64(normal))

@@ -435,6 +435,10 @@ func (s *Session) Inflight() []*Outbound { return s.inflight }
 // Queued counts spilled messages too.
 func (s *Session) Counts() (inflight, queued int) { return len(s.inflight), len(s.queue) + s.sp.n }
 
+// Bytes returns the payload bytes of the messages Counts counts: the ones
+// max_inflight_bytes and max_queued_bytes limit. Lock held.
+func (s *Session) Bytes() (inflight, queued int64) { return s.inBytes, s.qBytes + s.sp.bytes }
+
 // InboundQoS2 returns the stored inbound QoS 2 message for mid.
 func (s *Session) InboundQoS2(mid uint16) (*Message, bool) {
 	m, ok := s.inQoS2[mid]

@@ -281,6 +281,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		{"midge_inflight_messages", []string{"qos", "1"}, 1},
 		{"midge_inflight_messages", []string{"qos", "2"}, 1},
 		{"midge_queued_messages", nil, 1},
+		{"midge_inflight_bytes", nil, 8},
+		{"midge_queued_bytes", nil, 3},
 		{"midge_inbound_qos2_messages", nil, 1},
 		{"midge_retained_messages", nil, 1},
 		{"midge_retained_bytes", nil, 7},
