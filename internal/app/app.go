@@ -297,9 +297,12 @@ func (r *runner) run() int {
 		return code
 	}
 	log.Log(logcat.Running, CompatVersion)
+	sysLoop := r.srv.StartSys(broker.SysOptions{Interval: time.Duration(cfg.SysInterval) * time.Second, Version: CompatVersion})
 	done := make(chan struct{})
 	go func() { r.srv.Serve(); close(done) }()
-	go r.srv.RunSys(broker.SysOptions{Interval: time.Duration(cfg.SysInterval) * time.Second, Version: CompatVersion})
+	if sysLoop != nil {
+		go sysLoop()
+	}
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGUSR1:

@@ -125,20 +125,32 @@ func newSysState(now time.Time) *sysState {
 // RunSys publishes the $SYS tree until the server shuts down. It is started
 // by the program; it returns at once when the interval is 0.
 func (s *Server) RunSys(o SysOptions) {
+	if loop := s.StartSys(o); loop != nil {
+		loop()
+	}
+}
+
+// StartSys publishes the version and the first refresh now, before any
+// client can connect (Mosquitto's first refresh precedes its first accept),
+// and returns the refresh loop for the caller to run on its own goroutine;
+// nil when the interval is 0.
+func (s *Server) StartSys(o SysOptions) (loop func()) {
 	if o.Interval <= 0 {
-		return
+		return nil
 	}
 	st := newSysState(time.Now())
 	s.sysPublish(st, "version", "mosquitto version "+o.Version, true)
 	s.sysRefresh(st, st.start)
-	t := time.NewTicker(o.Interval + time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case now := <-t.C:
-			s.sysRefresh(st, now)
+	return func() {
+		t := time.NewTicker(o.Interval + time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.quit:
+				return
+			case now := <-t.C:
+				s.sysRefresh(st, now)
+			}
 		}
 	}
 }
