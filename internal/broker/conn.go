@@ -117,6 +117,10 @@ type conn struct {
 	// hold (under wmu): PUBLISHes waiting for their store record to be
 	// durable (walhold.go); nil until the first one.
 	hold *walHold
+	// latAt and latN (under wmu): the arrival time of the oldest message in
+	// out that counts for the latency histogram, and how many there are.
+	latAt int64
+	latN  uint32
 
 	reason    atomic.Int32
 	maxOutPkt uint32 // v5 client Maximum Packet Size (0 = none); reader-owned
@@ -212,6 +216,15 @@ func (c *conn) endWrite(b []byte) {
 	c.wmu.Unlock()
 }
 
+// noteLatency counts a message being appended to out for the latency
+// histogram (wmu held); flush observes it once the bytes are written.
+func (c *conn) noteLatency(recvAt int64) {
+	if c.latN == 0 || recvAt < c.latAt {
+		c.latAt = recvAt
+	}
+	c.latN++
+}
+
 // pending reports the unsent bytes (wmu held).
 func (c *conn) full() bool { return c.outCap > 0 && len(c.out) >= c.outCap }
 
@@ -222,6 +235,8 @@ func (c *conn) flush() {
 	for len(c.out) > 0 && !c.wclosed {
 		buf := c.out
 		c.out = nil
+		latAt, latN := c.latAt, c.latN
+		c.latAt, c.latN = 0, 0
 		closing := c.closeAfter
 		c.wmu.Unlock()
 		if closing {
@@ -229,6 +244,11 @@ func (c *conn) flush() {
 		}
 		n, err := c.nc.Write(buf)
 		c.srv.Stats.BytesSent.Add(int64(n))
+		if latN > 0 && err == nil {
+			// One clock read per write: every counted message in it is
+			// given the oldest one's age, an upper bound for the others.
+			c.srv.Stats.Latency.ObserveN(time.Duration(monoNow()-latAt), latN)
+		}
 		putBuf(buf)
 		c.wmu.Lock()
 		if err != nil {
@@ -409,7 +429,6 @@ func (c *conn) cleanup() {
 	}
 	text := c.errText
 	c.wmu.Unlock()
-	c.srv.noteClosed(c, r) // stats.go: disconnects by reason, connected clients
 
 	// The session goes offline before the line is logged, so whoever sees
 	// the line also sees the session offline (Mosquitto is single-threaded);
@@ -418,6 +437,9 @@ func (c *conn) cleanup() {
 	if c.sess != nil {
 		will = c.srv.detach(c, r)
 	}
+	// Counted once the session is detached (and a clean one's
+	// subscriptions dropped), so a figure read after the count sees them gone.
+	c.srv.noteClosed(c, r) // stats.go: disconnects by reason, connected clients
 	log := c.srv.log
 	if int(r) < len(reasonEntries) && reasonEntries[r] != nil && log.On(reasonEntries[r]) {
 		switch r {

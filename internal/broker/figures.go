@@ -108,8 +108,8 @@ func (s *Server) Ready() error {
 	case len(down) > 0:
 		return fmt.Errorf("listeners not accepting: %v", down)
 	}
-	if p := s.pers; p != nil {
-		if err := p.db.Err(); err != nil {
+	if db := s.Store(); db != nil {
+		if err := db.Err(); err != nil {
 			return fmt.Errorf("store cannot write: %w", err)
 		}
 	}

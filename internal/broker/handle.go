@@ -432,7 +432,7 @@ func (c *conn) resume(ss *session.Session) {
 			continue
 		}
 		o.Dup = true
-		c.writePublish(ss, o, now)
+		c.writePublish(ss, o, now, false)
 	}
 	c.promote(ss, now)
 }

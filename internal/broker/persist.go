@@ -43,6 +43,7 @@ type persister struct {
 // options are set (max_queued_in_memory is read here).
 func (s *Server) SetStore(db *store.DB) {
 	s.pers = &persister{db: db, memMax: s.Options().MaxQueuedInMemory}
+	s.storeRef.Store(db)
 }
 
 // storeBacked reports whether the outbound messages of ss are written to
@@ -145,12 +146,10 @@ func (s *Server) readSpilled(id string, from, wait uint64, n int) ([]*session.Ou
 }
 
 // Store returns the attached store, or nil.
-func (s *Server) Store() *store.DB {
-	if s.pers == nil {
-		return nil
-	}
-	return s.pers.db
-}
+// It may be called from any goroutine (a metrics scrape during a restore):
+// it reads storeRef, not pers, which the broker's own paths read unlocked
+// once SetStore has run.
+func (s *Server) Store() *store.DB { return s.storeRef.Load() }
 
 // storeFailed reports (and logs once) a store that can no longer write:
 // new QoS 1/2 work is refused rather than acknowledged.

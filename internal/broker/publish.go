@@ -302,7 +302,7 @@ func (c *conn) promote(ss *session.Session, now int64) {
 				c.srv.persistOutDone(ss, o)
 			}
 		}
-		c.writePublish(ss, o, now)
+		c.writePublish(ss, o, now, false)
 	}
 	c.srv.maybePageIn(ss) // spilled messages back from the store (persist.go)
 }
@@ -310,7 +310,11 @@ func (c *conn) promote(ss *session.Session, now int64) {
 // writePublish encodes an outbound PUBLISH into the connection's buffer and
 // logs it. ss.Mu is held. It reports false when the message was not written
 // (connection closing or, for QoS 0, the outbound bound reached).
-func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64) bool {
+//
+// live is true when the message is written as it is routed (not a resend,
+// nor a message that waited in the session's queue): only those count in
+// the latency histogram, so a session's offline hours are not latency.
+func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64, live bool) bool {
 	m := o.Msg
 	out := &packet.Publish{Dup: o.Dup, QoS: o.QoS, Retain: o.Retain, PacketID: o.Mid, Payload: m.Payload}
 	out.Topic = m.Topic
@@ -361,15 +365,15 @@ func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64)
 		}
 		return false
 	}
+	if live && m.RecvAt != 0 && !o.Retain {
+		c.noteLatency(m.RecvAt)
+	}
 	c.endWrite(packet.AppendPublish(b, c.version, out))
 	c.countPublish(o, out)
 	return true
 }
 
-// countPublish logs an outbound PUBLISH and counts it. A client's message
-// also adds its publish-to-deliver time to the latency histogram, unless it
-// goes out with the retain flag: a retained message sent on subscribe may be
-// hours old, and its age is not the broker's latency.
+// countPublish logs an outbound PUBLISH and counts it.
 func (c *conn) countPublish(o *session.Outbound, out *packet.Publish) {
 	if c.srv.log.On(logcat.SendPublish) {
 		c.srv.log.Log(logcat.SendPublish, c.id, b2i(o.Dup), int(o.QoS), b2i(o.Retain), int(o.Mid), out.Topic, len(out.Payload))
@@ -377,7 +381,4 @@ func (c *conn) countPublish(o *session.Outbound, out *packet.Publish) {
 	c.srv.Stats.MessagesSent.Add(1)
 	c.srv.Stats.PublishSent.Add(1)
 	c.srv.Stats.PublishBytesOut.Add(int64(len(out.Payload)))
-	if t := o.Msg.RecvAt; t != 0 && !o.Retain {
-		c.srv.Stats.Latency.Observe(time.Duration(monoNow() - t))
-	}
 }

@@ -152,7 +152,7 @@ func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, reta
 	}
 	switch dec {
 	case session.SendNow:
-		c.writePublish(ss, o, now)
+		c.writePublish(ss, o, now, true)
 	case session.Dropped:
 		cause := DropQueueFull
 		if why == session.DropQoS0Offline {

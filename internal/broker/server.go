@@ -17,6 +17,7 @@ import (
 	"github.com/midgemq/midge/internal/logcat"
 	"github.com/midgemq/midge/internal/logging"
 	"github.com/midgemq/midge/internal/session"
+	"github.com/midgemq/midge/internal/store"
 	"github.com/midgemq/midge/internal/topic"
 )
 
@@ -135,6 +136,8 @@ type Server struct {
 
 	forward atomic.Pointer[Forwarder]
 	pers    *persister // nil without persistence (persist.go)
+	// storeRef is pers.db for readers outside the broker's goroutines.
+	storeRef atomic.Pointer[store.DB]
 
 	Stats Stats
 }
@@ -145,7 +148,7 @@ func New(log *logging.Logger, o Options) *Server {
 		log:      log,
 		opts:     o,
 		subs:     topic.NewTrie[*session.Session](),
-		retained: topic.NewRetained[*session.Message](),
+		retained: topic.NewRetainedSized(func(m *session.Message) int { return len(m.Payload) }),
 		sessions: map[string]*session.Session{},
 		quit:     make(chan struct{}),
 	}

@@ -30,7 +30,8 @@ type Stats struct {
 	Disconnects [NumDisconnectReasons]atomic.Int64
 
 	// Latency is the time from a client's PUBLISH arriving to each copy of
-	// it being written to a subscriber's output buffer (see countPublish).
+	// it being written to a subscriber's socket (conn.flush), for copies
+	// routed to a connected subscriber; see conn.noteLatency.
 	Latency Histogram
 }
 
@@ -112,7 +113,7 @@ func (l *listener) countClient(v byte, d int64) {
 
 // LatencyBuckets are the upper bounds of the Latency histogram's buckets.
 var LatencyBuckets = [...]time.Duration{
-	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	10 * time.Microsecond, 25 * time.Microsecond, 50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
 	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
 	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
 	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
@@ -128,13 +129,17 @@ type Histogram struct {
 }
 
 // Observe adds one duration.
-func (h *Histogram) Observe(d time.Duration) {
+func (h *Histogram) Observe(d time.Duration) { h.ObserveN(d, 1) }
+
+// ObserveN adds n observations of the same duration (a write of n messages
+// of which d is the oldest's age).
+func (h *Histogram) ObserveN(d time.Duration, n uint32) {
 	i := 0
 	for i < len(LatencyBuckets) && d > LatencyBuckets[i] {
 		i++
 	}
-	h.counts[i].Add(1)
-	h.sum.Add(int64(d))
+	h.counts[i].Add(uint64(n))
+	h.sum.Add(int64(d) * int64(n))
 }
 
 // Snapshot returns the count, the sum and the count per bucket (not

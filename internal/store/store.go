@@ -116,6 +116,11 @@ type DB struct {
 	// Stats
 	batches uint64
 	syncs   uint64
+
+	// engMu keeps Close from closing the engine while DiskSize asks it;
+	// kept apart from mu, which the publish path takes.
+	engMu     sync.RWMutex
+	engClosed bool
 }
 
 // ErrClosed is returned for writes after Close.
@@ -215,11 +220,9 @@ func (d *DB) DiskSize() (n uint64, ok bool) {
 	if !can {
 		return 0, false
 	}
-	// Under mu, so that Close (which sets closing under mu before closing
-	// the engine) cannot close the engine while it is being asked.
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closing {
+	d.engMu.RLock()
+	defer d.engMu.RUnlock()
+	if d.engClosed {
 		return 0, false
 	}
 	return ds.DiskSize(), true
@@ -312,7 +315,11 @@ func (d *DB) Close() error {
 	if serr := d.eng.Sync(); err == nil {
 		err = serr
 	}
-	if cerr := d.eng.Close(); err == nil {
+	d.engMu.Lock()
+	d.engClosed = true
+	cerr := d.eng.Close()
+	d.engMu.Unlock()
+	if err == nil {
 		err = cerr
 	}
 	return err

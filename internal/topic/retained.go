@@ -24,11 +24,19 @@ type Retained[M any] struct {
 	mu    sync.RWMutex
 	root  rnode[M]
 	count int
+	size  func(M) int // nil: bytes are not kept
+	bytes int64
 }
 
 // NewRetained returns an empty index.
 func NewRetained[M any]() *Retained[M] {
 	return &Retained[M]{}
+}
+
+// NewRetainedSized returns an empty index that also keeps the sum of
+// size(m) over its messages (Bytes), so that figure costs no walk.
+func NewRetainedSized[M any](size func(M) int) *Retained[M] {
+	return &Retained[M]{size: size}
 }
 
 // Set stores m as the retained message of topic, replacing any previous one
@@ -60,6 +68,11 @@ func (r *Retained[M]) Set(topic string, m M) {
 		n.has = true
 		n.topic = strings.Clone(topic)
 		r.count++
+	} else if r.size != nil {
+		r.bytes -= int64(r.size(n.msg))
+	}
+	if r.size != nil {
+		r.bytes += int64(r.size(m))
 	}
 	n.msg = m
 }
@@ -96,6 +109,9 @@ func (r *Retained[M]) Delete(topic string) {
 		return
 	}
 	var zero M
+	if r.size != nil {
+		r.bytes -= int64(r.size(n.msg))
+	}
 	n.has, n.msg, n.topic = false, zero, ""
 	r.count--
 	for n != &r.root && !n.has && n.first == nil {
@@ -117,6 +133,14 @@ func (r *Retained[M]) Delete(topic string) {
 		n.parent, n.prev, n.next = nil, nil, nil
 		n = p
 	}
+}
+
+// Bytes returns the sum of size over the retained messages (0 for an index
+// made by NewRetained).
+func (r *Retained[M]) Bytes() int64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.bytes
 }
 
 // Count returns the number of retained messages.

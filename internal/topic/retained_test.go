@@ -171,3 +171,29 @@ func TestRetainedConcurrent(t *testing.T) {
 		t.Errorf("Count %d, found %d", r.Count(), n)
 	}
 }
+
+// TestRetainedBytes: the byte sum follows set, replace and delete, '$'
+// topics included, and an unsized index keeps none.
+func TestRetainedBytes(t *testing.T) {
+	r := NewRetainedSized(func(m string) int { return len(m) })
+	r.Set("a/b", "12345")
+	r.Set("$SYS/x", "123")
+	r.Set("$foo/y", "12")
+	if got := r.Bytes(); got != 10 {
+		t.Fatalf("after three sets: %d, want 10", got)
+	}
+	r.Set("a/b", "1") // replace
+	if got := r.Bytes(); got != 6 {
+		t.Fatalf("after replace: %d, want 6", got)
+	}
+	r.Delete("$foo/y")
+	r.Delete("nothing/here")
+	if got := r.Bytes(); got != 4 {
+		t.Fatalf("after delete: %d, want 4", got)
+	}
+	u := NewRetained[string]()
+	u.Set("a", "xyz")
+	if got := u.Bytes(); got != 0 {
+		t.Fatalf("unsized index: %d, want 0", got)
+	}
+}
