@@ -31,7 +31,7 @@ func startMetricsBroker(t *testing.T, conf string) (*Broker, string) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	b := StartBroker(t, "metrics_address "+addr+"\n"+conf)
-	b.WaitLog(t, q("Serving metrics and health checks on http://"+addr+"/."), time.Second)
+	b.WaitLog(t, q("Serving metrics and health checks on http://"+addr+"/."), 10*time.Second)
 	return b, "http://" + addr
 }
 
@@ -176,7 +176,15 @@ func TestMetricsEndpoint(t *testing.T) {
 	if code, body := httpGet(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
-	if code, body := httpGet(t, base+"/readyz"); code != 200 || body != "ready\n" {
+	// The MQTT port answers a dial as soon as it is bound, a moment before
+	// its accept loop reports it up: ready within a bound, not at once.
+	var code int
+	var body string
+	eventually(t, 10*time.Second, "/readyz 200", func() bool {
+		code, body = httpGet(t, base+"/readyz")
+		return code == 200
+	})
+	if body != "ready\n" {
 		t.Errorf("/readyz: %d %q", code, body)
 	}
 	if p := scrapeMetrics(t, base).mismatches([]expect{
