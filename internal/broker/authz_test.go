@@ -29,6 +29,7 @@ func dialAuth(t *testing.T, s *Server, au Auth) *pipeClient {
 	l.sec.Store(&sec)
 	a, b := net.Pipe()
 	c := newConn(s, l, a, "127.0.0.1", 1)
+	s.conns.Add(1) // conn.end
 	done := make(chan struct{})
 	go func() { defer close(done); c.serve() }()
 	t.Cleanup(func() { b.Close(); <-done })

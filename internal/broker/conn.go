@@ -77,24 +77,21 @@ func putBuf(b []byte) {
 	}
 }
 
-// conn is one network connection. Its reader goroutine (serve) owns the
-// fields in the first block; the writer state is guarded by wmu. An idle
-// connection holds no buffers and one parked goroutine (the reader); a writer
-// goroutine exists only while there are bytes to write.
+// conn is one network connection. Its reader goroutine (serve, or unparked
+// after a park) owns the fields in the first block; the writer state is
+// guarded by wmu. An idle connection holds no buffers and, on a plain socket
+// on Linux, no goroutine (park.go); a writer goroutine exists only while
+// there are bytes to write.
 type conn struct {
-	// ready is set, under the session's Mu, just before the CONNACK is
-	// written: deliveries to a connection that is not ready (or is closing)
-	// are queued, so no PUBLISH precedes the CONNACK and a resumed session's
-	// in-flight messages go out first.
-	ready bool
-
 	srv  *Server
 	l    *listener
 	nc   net.Conn
 	ip   string
 	port int
-	// acceptedAt starts the connect timeout (serve).
-	acceptedAt time.Time
+	// lastRead (monoNow) is the accept time until CONNECT, which starts
+	// the connect timeout; then, on a parkable connection, the time of the
+	// last inbound packet (park.go).
+	lastRead int64
 
 	// Reader-owned.
 	sess      *session.Session
@@ -125,19 +122,30 @@ type conn struct {
 	reason    atomic.Int32
 	maxOutPkt uint32 // v5 client Maximum Packet Size (0 = none); reader-owned
 
+	state atomic.Int32 // stateRunning, stateParked or stateWoken (park.go)
+	// pk is made on the first park; noPark for a connection that never
+	// parks (park.go: parkable).
+	pk *parking
+
 	// Small fields last, together, so that they share one word. version,
-	// connected, clean and bridge are reader-owned; the rest are under wmu.
-	version    byte
-	connected  bool
-	clean      bool
-	bridge     bool
+	// connected, clean and bridge are reader-owned; ready is under the
+	// session's Mu (below); the rest are under wmu.
+	version   byte
+	connected bool
+	clean     bool
+	bridge    bool
+	// ready is set, under the session's Mu, just before the CONNACK is
+	// written: deliveries to a connection that is not ready (or is closing)
+	// are queued, so no PUBLISH precedes the CONNACK and a resumed session's
+	// in-flight messages go out first.
+	ready      bool
 	writing    bool
 	wclosed    bool
 	closeAfter bool
 }
 
 func newConn(s *Server, l *listener, nc net.Conn, ip string, port int) *conn {
-	c := &conn{srv: s, l: l, nc: nc, ip: ip, port: port, acceptedAt: time.Now()}
+	c := &conn{srv: s, l: l, nc: nc, ip: ip, port: port, lastRead: monoNow()}
 	c.flushFn = c.flush
 	c.outCap = s.Options().MaxOutboundBytes
 	return c
@@ -178,6 +186,7 @@ func (c *conn) failText(r closeReason, text string) {
 	}
 	c.errText = text
 	c.reason.Store(int32(r))
+	c.wake() // a parked reader must run its cleanup
 	if c.version == packet.V5 && c.connected && int(r) < len(reasonV5Codes) && reasonV5Codes[r] != 0 && !c.wclosed {
 		c.out = packet.AppendDisconnect(c.outBuf(), packet.V5, &packet.Disconnect{Code: reasonV5Codes[r]})
 	}
@@ -259,6 +268,7 @@ func (c *conn) flush() {
 				if isConnLost(err) {
 					c.reason.Store(int32(reasonConnLost))
 				}
+				c.wake()
 			}
 			c.closeAfter = true
 		}
@@ -285,12 +295,37 @@ func isConnLost(err error) bool {
 		errors.Is(err, net.ErrClosed)
 }
 
-// serve is the reader goroutine: it reads packets until the connection ends,
-// then cleans up. Read buffers come from a pool and go back whenever the
-// buffer is empty, so an idle connection parks in a one-byte read.
+// serve is the reader goroutine: it reads packets until the connection
+// ends, then cleans up, unless the connection parks first (park.go). Read
+// buffers come from a pool and go back whenever the buffer is empty, so an
+// idle connection waits in a one-byte read, or is parked, with no buffer.
 func (c *conn) serve() {
-	defer c.cleanup()
-	c.nc.SetReadDeadline(c.acceptedAt.Add(c.srv.Options().ConnectTimeout))
+	c.nc.SetReadDeadline(monoTime(c.lastRead).Add(c.srv.Options().ConnectTimeout))
+	if !canPark(c.nc) {
+		c.pk = noPark
+	}
+	c.run()
+}
+
+// run reads until the connection ends or parks.
+func (c *conn) run() {
+	if c.readLoop() {
+		return // parked: whoever wakes it runs it again
+	}
+	c.end()
+}
+
+// end cleans up a connection whose reading has ended and releases its place
+// in the listener's count and in Shutdown's wait.
+func (c *conn) end() {
+	c.cleanup()
+	c.l.count.Add(-1)
+	c.srv.conns.Done()
+}
+
+// readLoop reads and handles packets. It returns when the connection must
+// end (parked false) or has parked (parked true).
+func (c *conn) readLoop() (parked bool) {
 	var one [1]byte
 	var buf []byte
 	for {
@@ -301,15 +336,22 @@ func (c *conn) serve() {
 			}
 			n, err := c.nc.Read(one[:])
 			if n == 0 {
+				if c.connected && c.parkable() {
+					more, parked := c.idleTimeout(err, true)
+					if more {
+						continue
+					}
+					return parked
+				}
 				c.readErr = err
-				return
+				return false
 			}
 			c.srv.Stats.BytesReceived.Add(1)
 			if !c.connected && packet.Type(one[0]>>4) != packet.CONNECT {
 				// [MQTT-3.1.0-1] the first packet must be CONNECT; Mosquitto
 				// fails as soon as the first byte arrives.
 				c.fail(reasonProtocol)
-				return
+				return false
 			}
 			buf = append(getBuf(), one[0])
 		}
@@ -320,13 +362,13 @@ func (c *conn) serve() {
 			first, rem, hn, err := packet.ParseFixedHeader(buf[off:])
 			if err != nil {
 				c.fail(reasonMalformed)
-				return
+				return false
 			}
 			if hn == 0 {
 				break
 			}
 			if !c.checkLength(first, rem) {
-				return
+				return false
 			}
 			if len(buf)-off < hn+rem {
 				break // the buffer grows below as the bytes arrive
@@ -336,18 +378,18 @@ func (c *conn) serve() {
 			progressed = true
 			c.srv.Stats.MessagesReceived.Add(1)
 			if !c.handle(first, body) {
-				return
+				return false
 			}
 		}
 		if c.reason.Load() != int32(reasonNone) {
-			return
+			return false
 		}
 		if off > 0 {
 			n := copy(buf, buf[off:])
 			buf = buf[:n]
 		}
-		if progressed && c.keepalive > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(c.keepalive * 3 / 2))
+		if progressed {
+			c.touch()
 		}
 		if len(buf) == 0 {
 			continue
@@ -376,12 +418,18 @@ func (c *conn) serve() {
 		if n > 0 && c.keepalive > 0 && total-len(buf) > 1000 && c.connected {
 			// Mosquitto counts a large packet still arriving as activity
 			// while more than 1000 of its bytes are outstanding.
-			c.nc.SetReadDeadline(time.Now().Add(c.keepalive * 3 / 2))
+			c.touch()
 		}
 		if err != nil && n == 0 {
-			c.readErr = err
+			if c.connected && c.parkable() {
+				if more, _ := c.idleTimeout(err, false); more {
+					continue
+				}
+			} else {
+				c.readErr = err
+			}
 			putBuf(buf)
-			return
+			return false
 		}
 	}
 }

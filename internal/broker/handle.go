@@ -396,11 +396,7 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 		return false
 	}
 	c.keepalive = time.Duration(ka) * time.Second
-	if c.keepalive > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(c.keepalive * 3 / 2))
-	} else {
-		c.nc.SetReadDeadline(time.Time{})
-	}
+	c.startKeepalive()
 
 	ss.Mu.Lock()
 	if will != nil {

@@ -18,18 +18,28 @@ import (
 // much was allocated since the last collection, it collects and releases
 // the free pages (debug.FreeOSMemory): a few milliseconds of CPU on a broker
 // that has nothing else to do.
+//
+// Goroutines that ended keep their stacks until a collection frees them,
+// and idle connections end theirs when they park (park.go): the connections
+// of a burst park over the second after it, mostly after the release the
+// burst's garbage triggered. So a fall of the goroutine count by
+// idleStacksEnded since the last release is worth a release of its own,
+// without waiting for idleReleaseEvery; it cannot repeat until as many
+// goroutines have come and gone again.
 type idleRelease struct {
 	samples   []metrics.Sample
 	lastAlloc uint64 // cumulative bytes allocated at the previous tick
 	lastGCs   uint64 // GC cycles at the previous tick
 	sinceGC   uint64 // bytes allocated since the last GC cycle seen
+	peakG     uint64 // most goroutines seen since the last release
 	wait      int    // ticks before the next release may run
 }
 
 const (
 	idleAllocPerTick = 1 << 20  // quiet: less than this allocated in the last second
 	idleReleaseMin   = 16 << 20 // worth it: at least this allocated since the last collection, or free
-	idleReleaseEvery = 10       // ticks: at most one release per 10 s
+	idleReleaseEvery = 10       // ticks: at most one release per 10 s (but see idleStacksEnded)
+	idleStacksEnded  = 2048     // goroutines ended since the last release: at least 4 MiB of stacks
 )
 
 func newIdleRelease() *idleRelease {
@@ -37,6 +47,7 @@ func newIdleRelease() *idleRelease {
 		{Name: "/gc/heap/allocs:bytes"},
 		{Name: "/gc/cycles/total:gc-cycles"},
 		{Name: "/memory/classes/heap/free:bytes"}, // free pages not yet returned
+		{Name: "/sched/goroutines:goroutines"},
 	}}
 }
 
@@ -56,12 +67,17 @@ func (r *idleRelease) tick() bool {
 	if r.wait > 0 {
 		r.wait--
 	}
-	if r.wait > 0 || delta >= idleAllocPerTick || r.sinceGC+r.samples[2].Value.Uint64() < idleReleaseMin {
+	g := r.samples[3].Value.Uint64()
+	r.peakG = max(r.peakG, g)
+	garbage := r.wait == 0 && r.sinceGC+r.samples[2].Value.Uint64() >= idleReleaseMin
+	stacks := r.peakG-g >= idleStacksEnded
+	if delta >= idleAllocPerTick || !garbage && !stacks {
 		return false
 	}
 	r.wait = idleReleaseEvery
 	debug.FreeOSMemory()
 	metrics.Read(r.samples)
 	r.lastAlloc, r.lastGCs, r.sinceGC = r.samples[0].Value.Uint64(), r.samples[1].Value.Uint64(), 0
+	r.peakG = r.samples[3].Value.Uint64()
 	return true
 }

@@ -130,7 +130,8 @@ type Server struct {
 
 	lnMu      sync.Mutex
 	listeners []*listener
-	conns     sync.WaitGroup // every connection goroutine
+	conns     sync.WaitGroup // every connection, until conn.end (parked ones too)
+	park      parkPoller     // for idle connections (park.go)
 	quit      chan struct{}
 	closing   atomic.Bool
 
@@ -312,12 +313,8 @@ func (s *Server) accept(l *listener, nc net.Conn) {
 		s.log.Log(logcat.NewConnection, ip, port, l.spec.Port)
 	}
 	c := newConn(s, l, nc, ip, port)
-	s.conns.Add(1)
-	go func() {
-		defer s.conns.Done()
-		defer l.count.Add(-1)
-		c.serve()
-	}()
+	s.conns.Add(1) // conn.end: Done and l.count.Add(-1)
+	go c.serve()
 }
 
 func splitHostPort(a net.Addr) (string, int) {
@@ -359,9 +356,10 @@ func (s *Server) Shutdown() {
 	}
 	s.mu.Unlock()
 	for _, c := range live {
-		c.fail(reasonShutdown)
+		c.fail(reasonShutdown) // wakes the parked ones
 	}
 	s.conns.Wait()
+	s.park.close()
 	// Delayed wills still held are sent at shutdown, as Mosquitto does.
 	for _, w := range s.takeHeldWills() {
 		s.publishWill(w)

@@ -612,25 +612,34 @@ func TestSessionTakeover(t *testing.T) {
 	b := StartBroker(t, logAll)
 	old := mustConnect(t, b, "cli-c", false)
 	old.subscribe(1, 1, "take/#")
+	takeOver(t, b, "cli-c", old)
+}
+
+// takeOver connects again as id, whose connection old is subscribed to
+// take/#, and checks the takeover: old closed with Mosquitto's lines and
+// none of its own, the session and its subscription moved to the new
+// connection.
+func takeOver(t *testing.T, b *Broker, id string, old *rawClient) {
+	t.Helper()
 	m := b.Mark()
-	nw, ack := rawConnect(t, b, "cli-c", false, 10)
+	nw, ack := rawConnect(t, b, id, false, 10)
 	if ack.Code != 0 || !ack.SessionPresent {
 		t.Fatalf("CONNACK %+v, want 0 with session present", ack)
 	}
 	old.expectClosed(5 * time.Second)
 	b.waitLines(t, m, `^New connection from 127\.0\.0\.1:\d+ on port \d+\.$`,
-		q("Client cli-c already connected, closing old connection."),
-		`^New client connected from 127\.0\.0\.1:\d+ as cli-c \(p2, c0, k10\)\.$`,
-		q("Sending CONNACK to cli-c (1, 0)"))
+		q("Client "+id+" already connected, closing old connection."),
+		`^New client connected from 127\.0\.0\.1:\d+ as `+regexp.QuoteMeta(id)+` \(p2, c0, k10\)\.$`,
+		q("Sending CONNACK to "+id+" (1, 0)"))
 	// The subscription moved to the new connection.
-	pub := mustConnect(t, b, "takepub", true)
+	pub := mustConnect(t, b, id+"-pub", true)
 	pub.publish(&packet.Publish{Topic: "take/1", QoS: 1, PacketID: 1, Payload: []byte("x")})
 	if p := nw.expectPublish(); p.Topic != "take/1" {
 		t.Fatalf("got %#v", p)
 	}
 	pub.disconnect()
-	b.WaitLogFrom(t, m, q("Client takepub disconnected."), 5*time.Second)
-	if n := b.countLines(m, `^Client cli-c (disconnected|closed|has exceeded)`); n != 0 {
+	b.WaitLogFrom(t, m, q("Client "+id+"-pub disconnected."), 5*time.Second)
+	if n := b.countLines(m, `^Client `+regexp.QuoteMeta(id)+` (disconnected|closed|has exceeded)`); n != 0 {
 		t.Fatalf("%d disconnect lines for the taken-over connection", n)
 	}
 }

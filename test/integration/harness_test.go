@@ -77,6 +77,13 @@ var timestampRE = regexp.MustCompile(`^\d+: `)
 // privilege drop.
 func StartBroker(t testing.TB, conf string, args ...string) *Broker {
 	t.Helper()
+	return StartBrokerEnv(t, nil, conf, args...)
+}
+
+// StartBrokerEnv is StartBroker with extra environment variables
+// ("NAME=value") for the broker process.
+func StartBrokerEnv(t testing.TB, env []string, conf string, args ...string) *Broker {
+	t.Helper()
 	port := freePort(t)
 	dir := t.TempDir()
 	if !strings.Contains(conf, "listener ") {
@@ -94,7 +101,7 @@ func StartBroker(t testing.TB, conf string, args ...string) *Broker {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := startProcess(t, append([]string{"-c", path}, args...)...)
+	b := startBinEnv(t, env, midgeBin, append([]string{"-c", path}, args...)...)
 	b.Port, b.Addr, b.Dir = port, fmt.Sprintf("127.0.0.1:%d", port), dir
 	b.waitAccepting(t, 10*time.Second)
 	return b
@@ -109,7 +116,16 @@ func startProcess(t testing.TB, args ...string) *Broker {
 // for the compat test) and collects its log from stderr and stdout.
 func startBin(t testing.TB, bin string, args ...string) *Broker {
 	t.Helper()
+	return startBinEnv(t, nil, bin, args...)
+}
+
+// startBinEnv is startBin with extra environment variables.
+func startBinEnv(t testing.TB, env []string, bin string, args ...string) *Broker {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,250 @@
+//go:build linux
+
+package broker
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// parking is what a connection keeps for parking; made on its first park,
+// so a connection that never goes idle does not carry it.
+type parking struct {
+	p     *poller
+	rc    syscall.RawConn
+	timer *time.Timer // the keepalive while parked; nil without keepalive
+	id    uint64      // the park's key in p.conns; 0 when not parked
+	added bool        // the socket is in the epoll set: EPOLL_CTL_MOD re-arms it
+}
+
+// canPark reports whether a connection's socket can be handed to the
+// poller: a plain TCP or unix socket, not one under TLS or websockets (nor
+// one wrapped by its listener, as midge's unix listener does: app).
+func canPark(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// poller watches the sockets of parked connections: one epoll instance per
+// server, waited on by one goroutine. The epoll descriptor is itself in Go's
+// netpoller, so that goroutine holds no thread while it waits, and closing
+// the descriptor ends it.
+//
+// Each socket is registered EPOLLIN|EPOLLRDHUP|EPOLLONESHOT, level
+// triggered: bytes that arrived before the registration fire at once, and
+// after one event the socket stays in the set, disarmed, until its next
+// park re-arms it (or its close removes it). The event carries the park's
+// id, not the descriptor: a stale event (for a park someone else already
+// resumed) finds no entry and is ignored, and a descriptor number reused by
+// another connection cannot resume the wrong one.
+type poller struct {
+	f    *os.File
+	rc   syscall.RawConn
+	epfd int
+	done chan struct{} // closed when run returns
+
+	mu     sync.Mutex
+	conns  map[uint64]*conn // parked connections by park id
+	nextID uint64
+}
+
+func newPoller() (*poller, error) {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "epoll")
+	// A deadline can be set only on a descriptor in the netpoller.
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		f.Close()
+		return nil, err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &poller{f: f, rc: rc, epfd: fd, done: make(chan struct{}), conns: map[uint64]*conn{}}, nil
+}
+
+// run waits for events and wakes their connections until the poller is
+// closed.
+func (p *poller) run() {
+	defer close(p.done)
+	events := make([]syscall.EpollEvent, 128)
+	var ready []*conn
+	for {
+		n := 0
+		var werr error
+		err := p.rc.Read(func(fd uintptr) bool {
+			n, werr = syscall.EpollWait(int(fd), events, 0)
+			// Nothing ready (or EINTR): wait for the netpoller.
+			return n > 0 || werr != nil && werr != syscall.EINTR && werr != syscall.EAGAIN
+		})
+		if err != nil || n <= 0 {
+			return // closed (or epoll failed, which it does not on a valid descriptor)
+		}
+		p.mu.Lock()
+		for _, ev := range events[:n] {
+			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			if c := p.conns[id]; c != nil {
+				delete(p.conns, id)
+				ready = append(ready, c)
+			}
+		}
+		p.mu.Unlock()
+		for i, c := range ready {
+			c.wake()
+			ready[i] = nil
+		}
+		ready = ready[:0]
+	}
+}
+
+// add enters a connection about to park and returns its park id.
+func (p *poller) add(c *conn) uint64 {
+	p.mu.Lock()
+	p.nextID++
+	id := p.nextID
+	p.conns[id] = c
+	p.mu.Unlock()
+	return id
+}
+
+func (p *poller) remove(id uint64) {
+	p.mu.Lock()
+	delete(p.conns, id)
+	p.mu.Unlock()
+}
+
+// arm registers (or re-arms) the socket for one event carrying id. It runs
+// under RawConn.Control, so the descriptor cannot be closed, and its number
+// reused, meanwhile; a socket already closed gives net.ErrClosed.
+func (p *poller) arm(pk *parking, id uint64) error {
+	ev := syscall.EpollEvent{
+		Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
+		Fd:     int32(uint32(id)),
+		Pad:    int32(uint32(id >> 32)),
+	}
+	var err error
+	cerr := pk.rc.Control(func(fd uintptr) {
+		if pk.added {
+			err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+			if err != syscall.ENOENT {
+				return
+			}
+		}
+		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		pk.added = err == nil
+	})
+	if cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// parkPoller is a server's poller, started by the first park and stopped by
+// Shutdown once every connection has ended.
+type parkPoller struct {
+	p      atomic.Pointer[poller]
+	mu     sync.Mutex // for starting and closing
+	failed bool       // epoll unavailable: nothing parks
+	closed bool
+}
+
+func (pp *parkPoller) get() *poller {
+	if p := pp.p.Load(); p != nil {
+		return p
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if p := pp.p.Load(); p != nil || pp.failed || pp.closed {
+		return p
+	}
+	p, err := newPoller()
+	if err != nil {
+		pp.failed = true
+		return nil
+	}
+	pp.p.Store(p)
+	go p.run()
+	return p
+}
+
+// close stops the poller; no connection may be parked.
+func (pp *parkPoller) close() {
+	pp.mu.Lock()
+	p := pp.p.Swap(nil)
+	pp.closed = true
+	pp.mu.Unlock()
+	if p != nil {
+		p.f.Close()
+		<-p.done
+	}
+}
+
+// park hands an idle connection's socket and keepalive to the poller and a
+// timer. parked true: the calling goroutine must return at once without
+// touching c, which belongs to whoever wakes it. parked false, ok true: it
+// was woken while parking (the caller calls awake and reads on). ok false:
+// parking is unavailable for this connection, nothing was changed.
+func (c *conn) park() (parked, ok bool) {
+	p := c.srv.park.get()
+	if p == nil {
+		return false, false
+	}
+	pk := c.pk
+	if pk == nil {
+		rc, err := c.nc.(syscall.Conn).SyscallConn()
+		if err != nil {
+			return false, false
+		}
+		pk = &parking{p: p, rc: rc}
+		c.pk = pk
+	}
+	// Into the map before the socket is armed: an event may come at once.
+	pk.id = p.add(c)
+	if err := p.arm(pk, pk.id); err != nil {
+		p.remove(pk.id)
+		pk.id = 0
+		// A closed socket means a fail is under way (only the writer, after
+		// fail, and cleanup close it): awake sees it.
+		return false, errors.Is(err, net.ErrClosed)
+	}
+	if ka := c.kaLimit(); ka > 0 {
+		d := time.Duration(c.lastRead + ka - monoNow())
+		if pk.timer == nil {
+			pk.timer = time.AfterFunc(d, c.wake)
+		} else {
+			pk.timer.Reset(d)
+		}
+	}
+	return c.state.CompareAndSwap(stateRunning, stateParked), true
+}
+
+// unpark undoes what park set up, on a connection running again.
+func (c *conn) unpark() {
+	pk := c.pk
+	if pk == nil {
+		return
+	}
+	if pk.timer != nil {
+		pk.timer.Stop()
+	}
+	if pk.id != 0 {
+		pk.p.remove(pk.id)
+		pk.id = 0
+	}
+}

@@ -1,0 +1,20 @@
+//go:build !linux
+
+package broker
+
+import "net"
+
+// Elsewhere than Linux nothing parks: every connection keeps its reader
+// goroutine (park.go).
+
+type parking struct{}
+
+type parkPoller struct{}
+
+func (*parkPoller) close() {}
+
+func canPark(net.Conn) bool { return false }
+
+func (c *conn) park() (parked, ok bool) { return false, false }
+
+func (c *conn) unpark() {}
