@@ -24,8 +24,9 @@ import (
 // of a burst park over the second after it, mostly after the release the
 // burst's garbage triggered. So a fall of the goroutine count by
 // idleStacksEnded since the last release is worth a release of its own,
-// without waiting for idleReleaseEvery; it cannot repeat until as many
-// goroutines have come and gone again.
+// without waiting for the garbage release's idleReleaseEvery; it has a wait
+// of its own, so that clients that all wake and park again every few
+// seconds do not force a collection each time.
 type idleRelease struct {
 	samples   []metrics.Sample
 	lastAlloc uint64 // cumulative bytes allocated at the previous tick
@@ -33,6 +34,7 @@ type idleRelease struct {
 	sinceGC   uint64 // bytes allocated since the last GC cycle seen
 	peakG     uint64 // most goroutines seen since the last release
 	wait      int    // ticks before the next release may run
+	swait     int    // ticks before the next release for ended stacks may run
 }
 
 const (
@@ -67,14 +69,22 @@ func (r *idleRelease) tick() bool {
 	if r.wait > 0 {
 		r.wait--
 	}
+	if r.swait > 0 {
+		r.swait--
+	}
 	g := r.samples[3].Value.Uint64()
 	r.peakG = max(r.peakG, g)
 	garbage := r.wait == 0 && r.sinceGC+r.samples[2].Value.Uint64() >= idleReleaseMin
-	stacks := r.peakG-g >= idleStacksEnded
+	stacks := r.swait == 0 && r.peakG-g >= idleStacksEnded
 	if delta >= idleAllocPerTick || !garbage && !stacks {
 		return false
 	}
 	r.wait = idleReleaseEvery
+	if stacks {
+		// Not set by a garbage release: the stacks of a burst's connections,
+		// parking just after it, are released without waiting for that.
+		r.swait = idleReleaseEvery
+	}
 	debug.FreeOSMemory()
 	metrics.Read(r.samples)
 	r.lastAlloc, r.lastGCs, r.sinceGC = r.samples[0].Value.Uint64(), r.samples[1].Value.Uint64(), 0

@@ -80,9 +80,13 @@ func newPoller() (*poller, error) {
 }
 
 // run waits for events and wakes their connections until the poller is
-// closed.
-func (p *poller) run() {
+// closed, then calls ended. Should epoll fail instead (it does not on a
+// valid descriptor), ended retires the poller: nothing parks any more and
+// every parked connection is woken, rather than left waiting for bytes no
+// one would report.
+func (p *poller) run(ended func()) {
 	defer close(p.done)
+	defer ended()
 	events := make([]syscall.EpollEvent, 128)
 	var ready []*conn
 	for {
@@ -94,7 +98,7 @@ func (p *poller) run() {
 			return n > 0 || werr != nil && werr != syscall.EINTR && werr != syscall.EAGAIN
 		})
 		if err != nil || n <= 0 {
-			return // closed (or epoll failed, which it does not on a valid descriptor)
+			return // closed by parkPoller.close, or failed: died tells which
 		}
 		p.mu.Lock()
 		for _, ev := range events[:n] {
@@ -179,8 +183,32 @@ func (pp *parkPoller) get() *poller {
 		return nil
 	}
 	pp.p.Store(p)
-	go p.run()
+	go p.run(func() { pp.died(p) })
 	return p
+}
+
+// died runs when a poller's wait loop ends. Unless close ended it, the wait
+// failed: later parks find no poller (and read on with a plain deadline),
+// and the connections parked on it are woken.
+func (pp *parkPoller) died(p *poller) {
+	pp.mu.Lock()
+	if pp.closed {
+		pp.mu.Unlock()
+		return
+	}
+	pp.p.CompareAndSwap(p, nil)
+	pp.failed = true
+	pp.mu.Unlock()
+	p.mu.Lock()
+	parked := make([]*conn, 0, len(p.conns))
+	for id, c := range p.conns {
+		delete(p.conns, id)
+		parked = append(parked, c)
+	}
+	p.mu.Unlock()
+	for _, c := range parked {
+		c.wake()
+	}
 }
 
 // close stops the poller; no connection may be parked.
