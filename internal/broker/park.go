@@ -135,8 +135,15 @@ func (c *conn) awake() bool {
 	}
 	now := monoNow()
 	if ka := c.kaLimit(); ka > 0 && now-c.lastRead >= ka {
-		c.readErr = os.ErrDeadlineExceeded
-		return false
+		if !c.bytesWaiting() {
+			c.readErr = os.ErrDeadlineExceeded
+			return false
+		}
+		// Bytes are waiting: they may have come before the keepalive
+		// passed, with this goroutine started late (a busy machine, or
+		// thousands of wakes at once). A blocking read would have had them,
+		// so read them rather than drop the client.
+		c.lastRead = now
 	}
 	c.armFrom(now)
 	return true

@@ -262,6 +262,21 @@ func (c *conn) park() (parked, ok bool) {
 	return c.state.CompareAndSwap(stateRunning, stateParked), true
 }
 
+// bytesWaiting reports whether the socket of a connection that has parked
+// holds bytes not yet read (a peek, which neither waits nor consumes).
+func (c *conn) bytesWaiting() bool {
+	pk := c.pk
+	if pk == nil || pk.rc == nil {
+		return false
+	}
+	var n int
+	var b [1]byte
+	pk.rc.Control(func(fd uintptr) {
+		n, _, _ = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	})
+	return n > 0
+}
+
 // unpark undoes what park set up, on a connection running again.
 func (c *conn) unpark() {
 	pk := c.pk

@@ -369,3 +369,53 @@ func TestPollerDeath(t *testing.T) {
 	d.ping()
 	c.ping()
 }
+
+// TestAwakeLateWithBytes: a parked connection woken after its keepalive
+// passed is kept when bytes are already waiting on its socket (its wake was
+// late, not the client), and dropped when there are none.
+func TestAwakeLateWithBytes(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	rc, err := server.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &conn{nc: server, keepalive: time.Second, pk: &parking{rc: rc}}
+	late := func() { c.lastRead = monoNow() - int64(2*time.Second) } // past 1.5 x 1 s
+
+	late()
+	if c.bytesWaiting() {
+		t.Fatal("bytes reported on a socket nothing was written to")
+	}
+	if c.awake() {
+		t.Fatal("kept after the keepalive with nothing waiting")
+	}
+	if !errors.Is(c.readErr, os.ErrDeadlineExceeded) {
+		t.Fatalf("readErr %v, want the deadline", c.readErr)
+	}
+
+	c.readErr = nil
+	client.Write(packet.AppendPingreq(nil))
+	waitFor(t, "the PINGREQ on the socket", 5*time.Second, c.bytesWaiting)
+	late()
+	if !c.awake() {
+		t.Fatalf("dropped with a packet waiting (readErr %v)", c.readErr)
+	}
+	var b [2]byte
+	if n, err := io.ReadFull(server, b[:]); err != nil || n != 2 {
+		t.Fatalf("read %d, %v: the waiting packet must be readable", n, err)
+	}
+}

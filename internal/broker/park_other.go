@@ -18,3 +18,5 @@ func canPark(net.Conn) bool { return false }
 func (c *conn) park() (parked, ok bool) { return false, false }
 
 func (c *conn) unpark() {}
+
+func (c *conn) bytesWaiting() bool { return false }
