@@ -3,8 +3,6 @@ package broker
 import (
 	"errors"
 	"fmt"
-
-	"github.com/midgemq/midge/internal/session"
 )
 
 // Figures computed from the broker's state when they are read, for the
@@ -51,15 +49,14 @@ type SessionFigures struct {
 
 // SessionFigures walks the sessions, taking each one's lock in turn.
 func (s *Server) SessionFigures() SessionFigures {
-	s.mu.Lock()
-	sessions := make([]*session.Session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
-	s.mu.Unlock()
-	f := SessionFigures{Sessions: len(sessions)}
-	for _, ss := range sessions {
+	var f SessionFigures
+	for _, ss := range s.allSessions() {
 		ss.Mu.Lock()
+		if ss.Expired { // ended by a takeover or expiry while being copied
+			ss.Mu.Unlock()
+			continue
+		}
+		f.Sessions++
 		_, q := ss.Counts()
 		f.Queued += q
 		ib, qb := ss.Bytes()

@@ -93,7 +93,7 @@ func (c *conn) idleTimeout(err error, empty bool) (more, parked bool) {
 		return false, false
 	}
 	now := monoNow()
-	if ka := c.kaLimit(); ka > 0 && now-c.lastRead >= ka {
+	if c.keepaliveExpired(now) {
 		c.readErr = err // "has exceeded timeout" (classifyReadError)
 		return false, false
 	}
@@ -134,18 +134,28 @@ func (c *conn) awake() bool {
 		return false
 	}
 	now := monoNow()
-	if ka := c.kaLimit(); ka > 0 && now-c.lastRead >= ka {
-		if !c.bytesWaiting() {
-			c.readErr = os.ErrDeadlineExceeded
-			return false
-		}
-		// Bytes are waiting: they may have come before the keepalive
-		// passed, with this goroutine started late (a busy machine, or
-		// thousands of wakes at once). A blocking read would have had them,
-		// so read them rather than drop the client.
-		c.lastRead = now
+	if c.keepaliveExpired(now) {
+		c.readErr = os.ErrDeadlineExceeded
+		return false
 	}
 	c.armFrom(now)
+	return true
+}
+
+// keepaliveExpired reports whether 1.5 x keepalive has passed since the
+// last packet with nothing waiting to be read. Bytes already on the socket
+// may have come in time, with this goroutine run late (a busy machine,
+// thousands of wakes at once), and a read with the deadline passed would not
+// return them: they count as activity now, and the reader reads them.
+func (c *conn) keepaliveExpired(now int64) bool {
+	ka := c.kaLimit()
+	if ka == 0 || now-c.lastRead < ka {
+		return false
+	}
+	if c.bytesWaiting() {
+		c.lastRead = now
+		return false
+	}
 	return true
 }
 

@@ -199,6 +199,7 @@ func (pp *parkPoller) died(p *poller) {
 	pp.p.CompareAndSwap(p, nil)
 	pp.failed = true
 	pp.mu.Unlock()
+	p.f.Close()
 	p.mu.Lock()
 	parked := make([]*conn, 0, len(p.conns))
 	for id, c := range p.conns {
@@ -265,13 +266,19 @@ func (c *conn) park() (parked, ok bool) {
 // bytesWaiting reports whether the socket of a connection that has parked
 // holds bytes not yet read (a peek, which neither waits nor consumes).
 func (c *conn) bytesWaiting() bool {
-	pk := c.pk
-	if pk == nil || pk.rc == nil {
+	var rc syscall.RawConn
+	if pk := c.pk; pk != nil && pk.rc != nil {
+		rc = pk.rc
+	} else if sc, ok := c.nc.(syscall.Conn); !ok {
 		return false
+	} else if r, err := sc.SyscallConn(); err != nil {
+		return false
+	} else {
+		rc = r
 	}
 	var n int
 	var b [1]byte
-	pk.rc.Control(func(fd uintptr) {
+	rc.Control(func(fd uintptr) {
 		n, _, _ = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	})
 	return n > 0

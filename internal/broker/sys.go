@@ -102,7 +102,7 @@ func (s *Server) sysRead(k sysCounter) int64 {
 	}
 }
 
-// sysState is the publisher's memory between refreshes; only the RunSys
+// sysState is the publisher's memory between refreshes; only the StartSys
 // goroutine touches it.
 type sysState struct {
 	start     time.Time
@@ -120,14 +120,6 @@ type sysState struct {
 func newSysState(now time.Time) *sysState {
 	return &sysState{start: now, last: map[string]string{},
 		heap: []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}}
-}
-
-// RunSys publishes the $SYS tree until the server shuts down. It is started
-// by the program; it returns at once when the interval is 0.
-func (s *Server) RunSys(o SysOptions) {
-	if loop := s.StartSys(o); loop != nil {
-		loop()
-	}
 }
 
 // StartSys publishes the version and the first refresh now, before any
@@ -245,7 +237,7 @@ func (s *Server) connectedSockets() int {
 }
 
 // sysRefresh publishes one refresh in Mosquitto 2.0's order (reference §3
-// "Order of delivery"). It runs on the RunSys goroutine only.
+// "Order of delivery"). It runs on the StartSys loop's goroutine only.
 func (s *Server) sysRefresh(st *sysState, now time.Time) {
 	i := strconv.Itoa
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }

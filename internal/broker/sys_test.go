@@ -153,6 +153,6 @@ func TestSysUptimeAndVersion(t *testing.T) {
 		t.Errorf("uptime = %q, want \"2 seconds\"", v)
 	}
 	if _, ok := s.retained.Get(sysPrefix + "version"); ok {
-		t.Error("version published by a refresh; RunSys publishes it once")
+		t.Error("version published by a refresh; StartSys publishes it once")
 	}
 }
