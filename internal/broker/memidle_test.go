@@ -14,20 +14,8 @@ func TestIdleReleaseEndedGoroutines(t *testing.T) {
 	r := newIdleRelease()
 	r.tick()
 	r.wait = idleReleaseEvery // as if a release had just run
-	before := runtime.NumGoroutine()
 	const n = idleStacksEnded + 500
-	stop := make(chan struct{})
-	var started, ended sync.WaitGroup
-	started.Add(n)
-	ended.Add(n)
-	for i := 0; i < n; i++ {
-		go func() { defer ended.Done(); started.Done(); <-stop }()
-	}
-	started.Wait()
-	r.tick() // sees the peak (and the allocation of n goroutines: not quiet)
-	close(stop)
-	ended.Wait()
-	waitFor(t, "the goroutines to exit", 5*time.Second, func() bool { return runtime.NumGoroutine() <= before })
+	endGoroutines(t, r, n) // its tick sees the peak (and the allocation of n goroutines: not quiet)
 	if !r.tick() {
 		t.Fatalf("no release after %d goroutines ended (peak %d)", n, r.peakG)
 	}
@@ -36,7 +24,9 @@ func TestIdleReleaseEndedGoroutines(t *testing.T) {
 	}
 }
 
-// endGoroutines starts n goroutines, lets r see them, and ends them.
+// endGoroutines starts n goroutines, lets r see them, and ends them. The
+// memidle tests read process-wide allocation and goroutine counts, so they
+// do not call t.Parallel: they run before the package's parallel tests.
 func endGoroutines(t *testing.T, r *idleRelease, n int) {
 	t.Helper()
 	before := runtime.NumGoroutine()
