@@ -2,7 +2,6 @@ package broker
 
 import (
 	"errors"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -24,16 +23,7 @@ func (readAuth) Allow(c Client, topic string, a Access) bool {
 // dialAuth is dialPipe on a listener whose Auth is au.
 func dialAuth(t *testing.T, s *Server, au Auth) *pipeClient {
 	t.Helper()
-	l := &listener{spec: Listener{MaxQoS: 2, MaxConnections: -1}}
-	sec := Security{AllowAnonymous: true, Auth: au}
-	l.sec.Store(&sec)
-	a, b := net.Pipe()
-	c := newConn(s, l, a, "127.0.0.1", 1)
-	s.conns.Add(1) // conn.end
-	done := make(chan struct{})
-	go func() { defer close(done); c.serve() }()
-	t.Cleanup(func() { b.Close(); <-done })
-	return &pipeClient{t: t, nc: b, v: packet.V311}
+	return dialPipeSec(t, s, Security{AllowAnonymous: true, Auth: au})
 }
 
 // quietFor reports whether nothing arrives on p within d.

@@ -46,8 +46,14 @@ type pipeClient struct {
 
 func dialPipe(t *testing.T, s *Server) *pipeClient {
 	t.Helper()
+	return dialPipeSec(t, s, Security{AllowAnonymous: true, AllowZeroLengthClientID: true, AutoIDPrefix: "auto-"})
+}
+
+// dialPipeSec serves one end of a pipe as a connection on a listener with
+// security sec, and returns a client on the other end.
+func dialPipeSec(t *testing.T, s *Server, sec Security) *pipeClient {
+	t.Helper()
 	l := &listener{spec: Listener{MaxQoS: 2, MaxConnections: -1}}
-	sec := Security{AllowAnonymous: true, AllowZeroLengthClientID: true, AutoIDPrefix: "auto-"}
 	l.sec.Store(&sec)
 	a, b := net.Pipe()
 	c := newConn(s, l, a, "127.0.0.1", 1)
