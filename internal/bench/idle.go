@@ -18,7 +18,8 @@ func runIdle(cfg Config) (*Result, error) {
 	self0 := selfCPU()
 	var (
 		mu      sync.Mutex
-		h       hist
+		h       hist // dial to CONNACK
+		hd      hist // dial alone (the TCP handshake, done by the kernel)
 		clients = make([]*client, 0, cfg.Conns)
 		failed  int
 		errs    []string
@@ -35,6 +36,7 @@ func runIdle(cfg Config) (*Result, error) {
 			defer wg.Done()
 			t := time.Now()
 			c, err := dial(cfg.Addr, dialTimeout)
+			dialled := time.Since(t)
 			if err == nil {
 				// The keepalive is 0 so idle connections send nothing.
 				err = c.connect("mb-"+run+"-i"+strconv.Itoa(i), cfg.Version, dialTimeout)
@@ -53,6 +55,7 @@ func runIdle(cfg Config) (*Result, error) {
 				return
 			}
 			h.record(int64(lat))
+			hd.record(int64(dialled))
 			clients = append(clients, c)
 		}(i)
 	}
@@ -67,7 +70,7 @@ func runIdle(cfg Config) (*Result, error) {
 	}
 	res := &Result{Name: cfg.Name, Label: cfg.Label, Scenario: "idle", Rate: cfg.ConnectRate, Window: connected.Seconds(), Errors: errs}
 	res.Idle = &IdleStats{Conns: cfg.Conns, Connected: len(clients), Failed: failed,
-		ConnectRate: float64(len(clients)) / connected.Seconds(), Connack: h.summary()}
+		ConnectRate: float64(len(clients)) / connected.Seconds(), Connack: h.summary(), Dial: hd.summary()}
 	res.SelfCPU = (self1 - self0).Seconds() / time.Since(start).Seconds()
 	if base.ok && b2.ok {
 		res.Idle.RSSBaseKB, res.Idle.RSSKB = base.rssKB, b2.rssKB

@@ -122,6 +122,8 @@ func printText(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "%s: %d/%d connections (%d failed) at %.0f/s\n", r.Name, i.Connected, i.Conns, i.Failed, i.ConnectRate)
 		fmt.Fprintf(w, "  CONNACK latency us: p50 %.1f  p99 %.1f  p999 %.1f  max %.1f\n",
 			i.Connack.P50, i.Connack.P99, i.Connack.P999, i.Connack.Max)
+		fmt.Fprintf(w, "  of which TCP connect us: p50 %.1f  p99 %.1f  p999 %.1f  max %.1f\n",
+			i.Dial.P50, i.Dial.P99, i.Dial.P999, i.Dial.Max)
 		if r.Broker != nil {
 			fmt.Fprintf(w, "  broker RSS %d kB (base %d kB): %.0f bytes per connection\n", i.RSSKB, i.RSSBaseKB, i.RSSPerConn)
 		}

@@ -137,7 +137,8 @@ type IdleStats struct {
 	Connected   int     `json:"connected"`
 	Failed      int     `json:"failed"`
 	ConnectRate float64 `json:"connect_rate"`
-	Connack     Latency `json:"connack"`
+	Connack     Latency `json:"connack"` // from dialling to CONNACK
+	Dial        Latency `json:"dial"`    // the TCP connect alone: the generator's and kernel's share
 	RSSBaseKB   int64   `json:"rss_base_kb"`
 	RSSKB       int64   `json:"rss_kb"`
 	RSSPerConn  float64 `json:"rss_bytes_per_conn"`
