@@ -21,6 +21,7 @@ import (
 	"github.com/midgemq/midge/internal/logcat"
 	"github.com/midgemq/midge/internal/logging"
 	"github.com/midgemq/midge/internal/logread"
+	"github.com/midgemq/midge/internal/procs"
 	"github.com/midgemq/midge/internal/session"
 )
 
@@ -297,6 +298,8 @@ func (r *runner) run() int {
 		return code
 	}
 	log.Log(logcat.Running, CompatVersion)
+	// One core while the load is light, all of them when busy (procs).
+	defer procs.Start()()
 	sysLoop := r.srv.StartSys(broker.SysOptions{Interval: time.Duration(cfg.SysInterval) * time.Second, Version: CompatVersion})
 	done := make(chan struct{})
 	go func() { r.srv.Serve(); close(done) }()
