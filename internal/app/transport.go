@@ -165,7 +165,7 @@ func (r *runner) listen(spec broker.Listener, lt *listenerTLS) (net.Addr, error)
 	if lt == nil {
 		return r.srv.Listen(spec)
 	}
-	ln, err := net.Listen(spec.Network, spec.Addr)
+	ln, err := broker.ListenSocket(spec.Network, spec.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func (r *runner) openWebsockets(l *config.Listener) int {
 	if r.cfg.LocalOnly {
 		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Port))
 	}
-	raw, err := net.Listen(network, addr)
+	raw, err := broker.ListenSocket(network, addr)
 	if err != nil {
 		log.Log(logcat.WebsocketsListenError, l.Port)
 		return exitFail

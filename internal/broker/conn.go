@@ -123,8 +123,12 @@ type conn struct {
 	maxOutPkt uint32 // v5 client Maximum Packet Size (0 = none); reader-owned
 
 	state atomic.Int32 // stateRunning, stateParked or stateWoken (park.go)
-	// pk is made on the first park; noPark for a connection that never
-	// parks (park.go: parkable).
+	// replyDue (reader-owned): a reply to this client waits in out for the
+	// reader to write it before its next read (endReply, flushReplies).
+	replyDue bool
+	// pk is made on the first park or the first reply the reader writes
+	// itself (sendNow); noPark for a connection that never parks (park.go:
+	// parkable). Reader-owned.
 	pk *parking
 
 	// Small fields last, together, so that they share one word. version,
@@ -225,6 +229,107 @@ func (c *conn) endWrite(b []byte) {
 	c.wmu.Unlock()
 }
 
+// endReply is endWrite for a reply the reader makes to its own client (a
+// CONNACK, an ack, a SUBACK, a PINGRESP). Rather than start a writer
+// goroutine, it leaves the bytes for the reader to write once it has handled
+// everything its last read returned (flushReplies), so the replies to one
+// read leave in one write, and at low rates no goroutine is started (and no
+// thread woken to run it) per reply. Only the reader calls it, or CONNECT's
+// goroutine while the reader waits for it.
+func (c *conn) endReply(b []byte) {
+	c.out = b
+	if !c.writing && len(c.out) > 0 {
+		c.replyDue = true
+	}
+	c.wmu.Unlock()
+}
+
+// flushReplies writes what endReply left, from the reader's goroutine; it is
+// called before every blocking read. A writer started meanwhile (for a
+// delivery, a close) has taken the bytes along, or will.
+func (c *conn) flushReplies() {
+	if !c.replyDue {
+		return
+	}
+	c.replyDue = false
+	c.wmu.Lock()
+	if c.writing || len(c.out) == 0 {
+		c.wmu.Unlock()
+		return
+	}
+	c.writing = true
+	if c.wclosed || c.closeAfter || c.pk == noPark {
+		// Closing: the writer closes the socket as a close requires. Not a
+		// plain socket (TLS, websockets): sendNow cannot write to it.
+		go c.flushFn()
+		c.wmu.Unlock()
+		return
+	}
+	buf := c.out
+	c.out = nil
+	latAt, latN := c.latAt, c.latN
+	c.latAt, c.latN = 0, 0
+	c.wmu.Unlock()
+
+	n, err := c.sendNow(buf)
+	if n > 0 {
+		c.srv.Stats.BytesSent.Add(int64(n))
+		if latN > 0 && n == len(buf) {
+			c.srv.Stats.Latency.ObserveN(time.Duration(monoNow()-latAt), latN)
+		}
+	}
+	c.wmu.Lock()
+	switch {
+	case err != nil:
+		c.writeFailed(err)
+		putBuf(buf)
+	case n < len(buf):
+		// The socket is full, or is not one sendNow writes to: the rest
+		// goes first, then whatever was appended meanwhile.
+		rest := append(getBuf(), buf[n:]...)
+		if c.out != nil {
+			rest = append(rest, c.out...)
+			putBuf(c.out)
+		}
+		putBuf(buf)
+		c.out = rest
+		if latN > 0 && (c.latN == 0 || latAt < c.latAt) {
+			c.latAt = latAt
+		}
+		c.latN += latN
+	default:
+		putBuf(buf)
+	}
+	if len(c.out) > 0 || c.closeAfter || c.wclosed {
+		go c.flushFn() // writing stays set: the writer goroutine has it
+	} else {
+		if c.out != nil {
+			putBuf(c.out)
+			c.out = nil
+		}
+		c.writing = false
+		if c.wcond != nil {
+			c.wcond.Broadcast()
+		}
+	}
+	c.wmu.Unlock()
+}
+
+// writeFailed records a write error (wmu held): the connection closes, with
+// the error as its reason unless it already had one.
+func (c *conn) writeFailed(err error) {
+	c.wclosed = true
+	if c.reason.Load() == int32(reasonNone) {
+		c.errText = ErrorText(err)
+		c.reason.Store(int32(reasonErrno))
+		if isConnLost(err) {
+			c.reason.Store(int32(reasonConnLost))
+		}
+		c.wake()
+	}
+	c.closeAfter = true
+}
+
 // noteLatency counts a message being appended to out for the latency
 // histogram (wmu held); flush observes it once the bytes are written.
 func (c *conn) noteLatency(recvAt int64) {
@@ -261,16 +366,7 @@ func (c *conn) flush() {
 		putBuf(buf)
 		c.wmu.Lock()
 		if err != nil {
-			c.wclosed = true
-			if c.reason.Load() == int32(reasonNone) {
-				c.errText = ErrorText(err)
-				c.reason.Store(int32(reasonErrno))
-				if isConnLost(err) {
-					c.reason.Store(int32(reasonConnLost))
-				}
-				c.wake()
-			}
-			c.closeAfter = true
+			c.writeFailed(err)
 		}
 	}
 	if c.out != nil && len(c.out) == 0 {
@@ -328,12 +424,45 @@ func (c *conn) end() {
 func (c *conn) readLoop() (parked bool) {
 	var one [1]byte
 	var buf []byte
+	// hot: this reader has handled a packet other than CONNECT and has not
+	// been quiet for idleAfter since; on a parkable connection it keeps its
+	// buffer between reads. A connection waiting for its CONNECT holds no
+	// buffer: a socket that sends nothing costs none until connect_timeout.
+	hot := false
 	for {
+		if len(buf) == 0 && hot && c.parkable() {
+			// A busy connection reads straight into a buffer: one read for
+			// what arrived, where a one-byte read and the rest take two.
+			// Parkable sockets only: they give the buffer back when they
+			// go quiet (and park). A buffer grown for a large packet goes
+			// back now.
+			if cap(buf) != readBufSize {
+				putBuf(buf)
+				buf = getBuf()
+			}
+			c.flushReplies()
+			n, err := c.nc.Read(buf[:cap(buf)])
+			if n == 0 {
+				putBuf(buf)
+				buf = nil
+				if c.connected && errors.Is(err, os.ErrDeadlineExceeded) {
+					// Quiet: the one-byte read below sees the deadline
+					// passed at once and checks idleness (idleTimeout).
+					hot = false
+					continue
+				}
+				c.readErr = err
+				return false
+			}
+			buf = buf[:n]
+			c.srv.Stats.BytesReceived.Add(int64(n))
+		}
 		if len(buf) == 0 {
 			if buf != nil {
 				putBuf(buf)
 				buf = nil
 			}
+			c.flushReplies()
 			n, err := c.nc.Read(one[:])
 			if n == 0 {
 				if c.connected && c.parkable() {
@@ -376,6 +505,9 @@ func (c *conn) readLoop() (parked bool) {
 			body := buf[off+hn : off+hn+rem]
 			off += hn + rem
 			progressed = true
+			if packet.Type(first>>4) != packet.CONNECT && c.parkable() {
+				hot = true
+			}
 			c.srv.Stats.MessagesReceived.Add(1)
 			if !c.handle(first, body) {
 				return false
@@ -412,6 +544,7 @@ func (c *conn) readLoop() (parked bool) {
 			putBuf(buf)
 			buf = nb
 		}
+		c.flushReplies()
 		n, err := c.nc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		c.srv.Stats.BytesReceived.Add(int64(n))

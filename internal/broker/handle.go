@@ -20,6 +20,12 @@ func (c *conn) handle(first byte, body []byte) bool {
 			c.fail(reasonProtocol)
 			return false
 		}
+		if c.parkable() {
+			// This reader ends when the connection parks (after idleAfter
+			// without input), and its stack with it: no need to keep it
+			// small.
+			return c.handleConnect(first, body)
+		}
 		return c.connectOffStack(first, body)
 	}
 	switch t {
@@ -63,7 +69,7 @@ func (c *conn) handle(first byte, body []byte) bool {
 		c.logf(logcat.SendPingresp, c.id)
 		b, ok := c.beginWrite()
 		if ok {
-			c.endWrite(packet.AppendPingresp(b))
+			c.endReply(packet.AppendPingresp(b))
 			c.srv.Stats.MessagesSent.Add(1)
 		}
 		return true
@@ -143,7 +149,7 @@ func (c *conn) sendConnack(who string, present bool, code packet.ReasonCode, pro
 	if props != nil {
 		ack.Props = *props
 	}
-	c.endWrite(packet.AppendConnack(b, c.version, ack))
+	c.endReply(packet.AppendConnack(b, c.version, ack))
 	c.srv.Stats.MessagesSent.Add(1)
 }
 

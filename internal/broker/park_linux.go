@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// parking is what a connection keeps for parking; made on its first park,
-// so a connection that never goes idle does not carry it.
+// parking is what a connection keeps for parking and for the writes its
+// reader makes itself (sendNow): made on the first of either, so a
+// connection that has done neither does not carry it.
 type parking struct {
 	p     *poller
 	rc    syscall.RawConn
@@ -234,15 +235,11 @@ func (c *conn) park() (parked, ok bool) {
 	if p == nil {
 		return false, false
 	}
-	pk := c.pk
+	pk := c.rawConn()
 	if pk == nil {
-		rc, err := c.nc.(syscall.Conn).SyscallConn()
-		if err != nil {
-			return false, false
-		}
-		pk = &parking{p: p, rc: rc}
-		c.pk = pk
+		return false, false
 	}
+	pk.p = p
 	// Into the map before the socket is armed: an event may come at once.
 	pk.id = p.add(c)
 	if err := p.arm(pk, pk.id); err != nil {
@@ -261,6 +258,59 @@ func (c *conn) park() (parked, ok bool) {
 		}
 	}
 	return c.state.CompareAndSwap(stateRunning, stateParked), true
+}
+
+// rawConn returns the connection's parking record, made on first use with
+// the socket's syscall.RawConn (parkable connections only; nil if the
+// socket has none).
+func (c *conn) rawConn() *parking {
+	if c.pk == nil {
+		sc, ok := c.nc.(syscall.Conn)
+		if !ok {
+			return nil
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return nil
+		}
+		c.pk = &parking{rc: rc}
+	}
+	return c.pk
+}
+
+// sendNow makes one non-blocking write of b to a plain socket and returns
+// how much it took (the rest waits for a writer goroutine, which may block).
+// On a connection that is not a plain socket it writes nothing. Reader-owned,
+// like pk.
+func (c *conn) sendNow(b []byte) (n int, err error) {
+	if c.pk == noPark {
+		return 0, nil
+	}
+	pk := c.rawConn()
+	if pk == nil {
+		return 0, nil
+	}
+	var werr error
+	cerr := pk.rc.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				return true // done, or would block: never wait here
+			}
+		}
+	})
+	if n < 0 {
+		n = 0
+	}
+	switch {
+	case cerr != nil:
+		return 0, cerr // closed
+	case werr == syscall.EAGAIN:
+		return n, nil
+	case werr != nil:
+		return n, os.NewSyscallError("write", werr)
+	}
+	return n, nil
 }
 
 // bytesWaiting reports whether the socket of a connection that has parked

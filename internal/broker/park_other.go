@@ -20,3 +20,6 @@ func (c *conn) park() (parked, ok bool) { return false, false }
 func (c *conn) unpark() {}
 
 func (c *conn) bytesWaiting() bool { return false }
+
+// sendNow is not available: replies go through a writer goroutine.
+func (c *conn) sendNow([]byte) (int, error) { return 0, nil }

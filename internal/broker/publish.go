@@ -177,7 +177,7 @@ func (c *conn) sendAck(e *logcat.Entry, t packet.Type, mid uint16, code packet.R
 	if !ok {
 		return
 	}
-	c.endWrite(packet.AppendAck(b, c.version, &packet.Ack{Type: t, PacketID: mid, Code: code}))
+	c.endReply(packet.AppendAck(b, c.version, &packet.Ack{Type: t, PacketID: mid, Code: code}))
 	c.srv.Stats.MessagesSent.Add(1)
 }
 
@@ -186,7 +186,7 @@ func (c *conn) writeDisconnect(code packet.ReasonCode) {
 	if !ok {
 		return
 	}
-	c.endWrite(packet.AppendDisconnect(b, packet.V5, &packet.Disconnect{Code: code}))
+	c.endReply(packet.AppendDisconnect(b, packet.V5, &packet.Disconnect{Code: code}))
 }
 
 func (c *conn) handleAck(a *packet.Ack) bool {

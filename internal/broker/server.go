@@ -4,6 +4,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -195,7 +196,7 @@ func (s *Server) SetSecurity(i int, sec Security) {
 // Listen opens a listener and logs it as Mosquitto does. It returns the
 // error text (strerror-like) on failure.
 func (s *Server) Listen(l Listener) (net.Addr, error) {
-	ln, err := net.Listen(l.Network, l.Addr)
+	ln, err := ListenSocket(l.Network, l.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +210,15 @@ func (s *Server) Listen(l Listener) (net.Addr, error) {
 	}
 	s.AddListener(ln, l)
 	return ln.Addr(), nil
+}
+
+// ListenSocket opens a listening socket whose connections, unlike Go's
+// default, do not turn on TCP keepalive probes: Mosquitto does not set
+// SO_KEEPALIVE (clients have MQTT's keepalive), and setting it cost three
+// setsockopt calls per accepted connection.
+func ListenSocket(network, addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), network, addr)
 }
 
 // AddListener serves MQTT on a listener the caller opened: TLS, websockets

@@ -137,6 +137,9 @@ func (l *Logger) Configure(o Options) error {
 		l.sinks = append(l.sinks, os.Stderr)
 		types = logcat.Err
 	}
+	if len(l.sinks) == 0 && l.sys == nil && !toTop {
+		types = 0 // log_dest none: no line is formatted
+	}
 	l.types.Store(uint32(types))
 	l.gated.Store(!o.ConnectionMessages)
 	if ferr != nil {
