@@ -26,6 +26,7 @@ package procs
 import (
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,6 +37,23 @@ const (
 	LowerAt    = 0.35 // cores used in each of LowerAfter intervals
 	LowerAfter = 20   // intervals (2 s at Interval)
 )
+
+// single is whether goroutines run on one core (GOMAXPROCS 1): set at
+// start, and by the scaler as it changes it.
+var single atomic.Bool
+
+func init() { single.Store(runtime.GOMAXPROCS(0) == 1) }
+
+// Single reports whether goroutines run on one core now. Code that can do
+// a piece of work on its own goroutine or hand it to another asks it: on one
+// core handing over buys no parallelism, only a goroutine switch.
+func Single() bool { return single.Load() }
+
+// set changes GOMAXPROCS and what Single reports.
+func set(n int) {
+	runtime.GOMAXPROCS(n)
+	single.Store(n == 1)
+}
 
 // Scaler decides the GOMAXPROCS for each sample of CPU use.
 type Scaler struct {
@@ -79,7 +97,7 @@ func start(every time.Duration, cpu func() (time.Duration, bool)) (stop func()) 
 		return func() {}
 	}
 	s := &Scaler{Max: max, Cur: 1}
-	runtime.GOMAXPROCS(1)
+	set(1)
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -99,7 +117,7 @@ func start(every time.Duration, cpu func() (time.Duration, bool)) (stop func()) 
 				used := float64(t-last) / float64(wall)
 				last, lastAt = t, now
 				if n := s.Cur; s.Step(used) != n {
-					runtime.GOMAXPROCS(s.Cur)
+					set(s.Cur)
 				}
 			}
 		}
@@ -110,5 +128,6 @@ func start(every time.Duration, cpu func() (time.Duration, bool)) (stop func()) 
 		// Back to the runtime's own choice, which again follows the
 		// container's CPU limit (a GOMAXPROCS call turns that off).
 		runtime.SetDefaultGOMAXPROCS()
+		single.Store(runtime.GOMAXPROCS(0) == 1)
 	}
 }

@@ -86,8 +86,16 @@ func TestStartFollowsLoad(t *testing.T) {
 		stop()
 		t.Fatalf("started at %d cores, want 1", got)
 	}
+	if !Single() {
+		stop()
+		t.Fatal("Single false on one core")
+	}
 	f.set(1)
 	waitProcs(t, max, 5*time.Second)
+	if Single() {
+		stop()
+		t.Fatalf("Single true on %d cores", max)
+	}
 	f.set(0)
 	// LowerAfter quiet intervals of 5 ms.
 	waitProcs(t, 1, 5*time.Second)
