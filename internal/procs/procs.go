@@ -33,7 +33,7 @@ import (
 // Defaults; see the package comment.
 const (
 	Interval   = 100 * time.Millisecond
-	RaiseAt    = 0.6  // cores used in one interval on one core
+	RaiseAt    = 0.4  // cores used in one interval on one core
 	LowerAt    = 0.35 // cores used in each of LowerAfter intervals
 	LowerAfter = 20   // intervals (2 s at Interval)
 )
