@@ -437,8 +437,6 @@ func (c *conn) readLoop() (parked bool) {
 	// buffer between reads. A connection waiting for its CONNECT holds no
 	// buffer: a socket that sends nothing costs none until connect_timeout.
 	hot := false
-	// connectedNow: the last packet handled was the CONNECT.
-	connectedNow := false
 	for {
 		if len(buf) == 0 && hot && c.parkable() {
 			// A busy connection reads straight into a buffer: one read for
@@ -473,22 +471,6 @@ func (c *conn) readLoop() (parked bool) {
 				buf = nil
 			}
 			c.flushReplies()
-			if connectedNow {
-				// Nothing came with the CONNECT: park at once instead of
-				// after idleAfter. Most connections that then go quiet do
-				// so from the start, and this spares each a read deadline
-				// timer, its wake-up and a second of a goroutine; a client
-				// that goes on (SUBSCRIBE after its CONNACK) is woken by
-				// the poller as by a read.
-				connectedNow = false
-				if c.connected && c.parkable() {
-					more, parked := c.parkIdle()
-					if !more {
-						return parked
-					}
-					continue
-				}
-			}
 			n, err := c.nc.Read(one[:])
 			if n == 0 {
 				if c.connected && c.parkable() {
@@ -531,16 +513,13 @@ func (c *conn) readLoop() (parked bool) {
 			body := buf[off+hn : off+hn+rem]
 			off += hn + rem
 			progressed = true
-			isConnect := packet.Type(first>>4) == packet.CONNECT
-			if !isConnect && c.parkable() {
+			if packet.Type(first>>4) != packet.CONNECT && c.parkable() {
 				hot = true
 			}
 			c.srv.Stats.MessagesReceived.Add(1)
 			if !c.handle(first, body) {
 				return false
 			}
-			connectedNow = isConnect
-
 		}
 		if c.reason.Load() != int32(reasonNone) {
 			return false

@@ -105,29 +105,21 @@ func (c *conn) idleTimeout(err error, empty bool) (more, parked bool) {
 		// A packet is arriving slowly: the buffer is held, look again later.
 		c.armFrom(now)
 	default:
-		return c.parkIdle()
+		parked, ok := c.park()
+		if parked {
+			return false, true
+		}
+		if ok {
+			return c.awake(), false // woken while parking
+		}
+		// No poller: read on with the plain keepalive deadline.
+		c.pk = noPark
+		var d time.Time
+		if ka := c.kaLimit(); ka > 0 {
+			d = monoTime(c.lastRead + ka)
+		}
+		c.nc.SetReadDeadline(d)
 	}
-	return true, false
-}
-
-// parkIdle parks a connection with nothing buffered, as idleTimeout does
-// once it has been quiet for idleAfter and readLoop does at once after a
-// CONNECT that nothing followed. The results are idleTimeout's.
-func (c *conn) parkIdle() (more, parked bool) {
-	parked, ok := c.park()
-	if parked {
-		return false, true
-	}
-	if ok {
-		return c.awake(), false // woken while parking
-	}
-	// No poller: read on with the plain keepalive deadline.
-	c.pk = noPark
-	var d time.Time
-	if ka := c.kaLimit(); ka > 0 {
-		d = monoTime(c.lastRead + ka)
-	}
-	c.nc.SetReadDeadline(d)
 	return true, false
 }
 
