@@ -290,18 +290,12 @@ func (c *conn) sendNow(b []byte) (n int, err error) {
 	if pk == nil {
 		return 0, nil
 	}
-	var werr error
-	cerr := pk.rc.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), b)
-			if werr != syscall.EINTR {
-				return true // done, or would block: never wait here
-			}
-		}
-	})
-	if n < 0 {
-		n = 0
-	}
+	op := sendOps.Get().(*sendOp)
+	op.b = b
+	cerr := pk.rc.Write(op.fn)
+	n, werr := max(op.n, 0), op.err
+	*op = sendOp{fn: op.fn}
+	sendOps.Put(op)
 	switch {
 	case cerr != nil:
 		return 0, cerr // closed
@@ -313,22 +307,41 @@ func (c *conn) sendNow(b []byte) (n int, err error) {
 	return n, nil
 }
 
+// sendOp is one sendNow write: its bytes, its result, and the method value
+// RawConn.Write calls, made once per pooled sendOp, so that a write
+// allocates nothing (a closure over the arguments would, three times).
+type sendOp struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+var sendOps = sync.Pool{New: func() any {
+	op := new(sendOp)
+	op.fn = op.write
+	return op
+}}
+
+func (op *sendOp) write(fd uintptr) bool {
+	for {
+		op.n, op.err = syscall.Write(int(fd), op.b)
+		if op.err != syscall.EINTR {
+			return true // done, or would block: never wait here
+		}
+	}
+}
+
 // bytesWaiting reports whether the socket of a connection that has parked
 // holds bytes not yet read (a peek, which neither waits nor consumes).
 func (c *conn) bytesWaiting() bool {
-	var rc syscall.RawConn
-	if pk := c.pk; pk != nil && pk.rc != nil {
-		rc = pk.rc
-	} else if sc, ok := c.nc.(syscall.Conn); !ok {
+	pk := c.rawConn()
+	if pk == nil || pk.rc == nil { // not a plain socket (noPark has no rc)
 		return false
-	} else if r, err := sc.SyscallConn(); err != nil {
-		return false
-	} else {
-		rc = r
 	}
 	var n int
 	var b [1]byte
-	rc.Control(func(fd uintptr) {
+	pk.rc.Control(func(fd uintptr) {
 		n, _, _ = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	})
 	return n > 0
