@@ -230,6 +230,9 @@ func (c *conn) endWrite(b []byte) {
 	c.wmu.Unlock()
 }
 
+// oneCore is procs.Single; tests replace it to take either path.
+var oneCore = procs.Single
+
 // endReply is endWrite for a reply the reader makes to its own client (a
 // CONNACK, an ack, a SUBACK, a PINGRESP). While the broker runs on one core
 // (procs.Single: a light load), rather than start a writer goroutine it
@@ -241,7 +244,7 @@ func (c *conn) endWrite(b []byte) {
 // throughput by a tenth (docs/BENCHMARKS.md). Only the reader calls it, or
 // CONNECT's goroutine while the reader waits for it.
 func (c *conn) endReply(b []byte) {
-	if !procs.Single() {
+	if !oneCore() {
 		c.endWrite(b)
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midgemq/midge/internal/logging"
 	"github.com/midgemq/midge/internal/packet"
 	"github.com/midgemq/midge/internal/session"
 )
@@ -418,4 +419,66 @@ func TestAwakeLateWithBytes(t *testing.T) {
 	if n, err := io.ReadFull(server, b[:]); err != nil || n != 2 {
 		t.Fatalf("read %d, %v: the waiting packet must be readable", n, err)
 	}
+}
+
+// TestOwnRepliesInOrder: a client pipelines 20,000 QoS 1 PUBLISHes and
+// reads nothing until all are sent, with small socket buffers on both
+// sides. The PUBACKs fill the sockets, so the reader's own writes
+// (flushReplies, on one core) come back short and hand the rest to a writer
+// goroutine that blocks; the reader must read on regardless (or the
+// client's write times out), and every PUBACK must arrive once, in order.
+// Both ways of writing replies: the reader's (one core) and the writer's.
+func TestOwnRepliesInOrder(t *testing.T) {
+	for _, one := range []bool{true, false} {
+		t.Run(fmt.Sprintf("oneCore=%v", one), func(t *testing.T) {
+			old := oneCore
+			oneCore = func() bool { return one }
+			t.Cleanup(func() { oneCore = old })
+			s, _, addr := parkServer(t, DefaultOptions())
+			s.log.Configure(logging.Options{}) // no destination: 40,000 lines not formatted
+			p := dialTCP(t, addr)
+			p.nc.(*net.TCPConn).SetReadBuffer(4096)
+			p.connect(&packet.Connect{ClientID: "flood", CleanStart: true})
+			s.mu.Lock()
+			ss := s.sessions["flood"]
+			s.mu.Unlock()
+			ss.Mu.Lock()
+			c := ss.Conn.(*conn)
+			ss.Mu.Unlock()
+			// A fixed send buffer: no autotuning to hold all the PUBACKs.
+			c.nc.(*net.TCPConn).SetWriteBuffer(4096)
+
+			const n = 20000
+			id := func(i int) uint16 { return uint16(i%65535 + 1) }
+			var out, want []byte
+			for i := 0; i < n; i++ {
+				out = packet.AppendPublish(out, packet.V311, &packet.Publish{QoS: 1, PacketID: id(i), Topic: "t"})
+				want = append(want, 0x40, 2, byte(id(i)>>8), byte(id(i)))
+			}
+			p.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			if _, err := p.nc.Write(out); err != nil {
+				t.Fatalf("the broker stopped reading while its replies waited: %v", err)
+			}
+			got := make([]byte, len(want))
+			p.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if k, err := io.ReadFull(p.nc, got); err != nil {
+				t.Fatalf("read %d of %d PUBACK bytes: %v", k, len(want), err)
+			}
+			if i := firstDiff(got, want); i >= 0 {
+				t.Fatalf("PUBACK %d: got % x, want % x", i/4, got[i/4*4:i/4*4+4], want[i/4*4:i/4*4+4])
+			}
+			if !p.quietFor(50 * time.Millisecond) {
+				t.Fatal("bytes after the last PUBACK")
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
 }
