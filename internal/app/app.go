@@ -18,6 +18,7 @@ import (
 	"github.com/midgemq/midge/internal/bench"
 	"github.com/midgemq/midge/internal/broker"
 	"github.com/midgemq/midge/internal/config"
+	"github.com/midgemq/midge/internal/fdtable"
 	"github.com/midgemq/midge/internal/logcat"
 	"github.com/midgemq/midge/internal/logging"
 	"github.com/midgemq/midge/internal/logread"
@@ -294,6 +295,9 @@ func (r *runner) run() int {
 	defer r.closeStore()
 	stopTopic := r.startLogTopic()
 	defer stopTopic()
+	// Room for every connection's descriptor before the first arrives, so
+	// that a connect storm never waits for the table to grow (fdtable).
+	fdtable.Reserve(descriptorsFor(listeners))
 	if code := r.openListeners(listeners); code != 0 {
 		return code
 	}
@@ -485,4 +489,18 @@ func (r *runner) reload() {
 	// Connected clients the new settings no longer admit are disconnected.
 	r.srv.Recheck()
 	r.cfg = cfg
+}
+
+// descriptorsFor is how many descriptors to reserve room for: the sum of
+// the listeners' max_connections and some for listeners, files and the
+// store, or fdtable.Default when any listener is unlimited.
+func descriptorsFor(ls []config.Listener) int {
+	n := 256
+	for _, l := range ls {
+		if l.MaxConnections <= 0 { // -1 (and 0, as in Mosquitto): unlimited
+			return fdtable.Default
+		}
+		n += l.MaxConnections
+	}
+	return n
 }
