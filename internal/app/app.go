@@ -19,6 +19,7 @@ import (
 	"github.com/midgemq/midge/internal/broker"
 	"github.com/midgemq/midge/internal/config"
 	"github.com/midgemq/midge/internal/fdtable"
+	"github.com/midgemq/midge/internal/heapfloor"
 	"github.com/midgemq/midge/internal/logcat"
 	"github.com/midgemq/midge/internal/logging"
 	"github.com/midgemq/midge/internal/logread"
@@ -304,6 +305,9 @@ func (r *runner) run() int {
 	log.Log(logcat.Running, CompatVersion)
 	// One core while the load is light, all of them when busy (procs).
 	defer procs.Start()()
+	// No collection every few hundred connections while the heap is small
+	// (heapfloor).
+	defer heapfloor.Start(heapfloor.Floor)()
 	sysLoop := r.srv.StartSys(broker.SysOptions{Interval: time.Duration(cfg.SysInterval) * time.Second, Version: CompatVersion})
 	done := make(chan struct{})
 	go func() { r.srv.Serve(); close(done) }()
