@@ -22,8 +22,8 @@ func tcpNoDelay(t *testing.T, tc *net.TCPConn) bool {
 	return v != 0
 }
 
-// TestSetNoDelayUnderTLS: set_tcp_nodelay (on or off) reaches the TCP
-// socket under a TLS layer and under the websockets admission wrapper; a
+// TestSetNoDelayUnderTLS: set_tcp_nodelay (on or off) holds for the TCP
+// socket, as accepted, under a TLS layer and under the websockets admission wrapper; a
 // unix socket is left alone without a warning.
 func TestSetNoDelayUnderTLS(t *testing.T) {
 	t.Parallel()
@@ -47,12 +47,16 @@ func TestSetNoDelayUnderTLS(t *testing.T) {
 		}
 		defer sc.Close()
 		tc := sc.(*net.TCPConn)
+		// setNoDelay relies on Go's accept having turned TCP_NODELAY on.
+		if !tcpNoDelay(t, tc) {
+			t.Fatal("an accepted socket has TCP_NODELAY off: setNoDelay must set it for set_tcp_nodelay true")
+		}
 		for name, wrap := range map[string]net.Conn{
 			"tls":             tls.Server(sc, &tls.Config{}),
 			"admitted":        &admittedConn{Conn: sc},
 			"tls on admitted": tls.Server(&admittedConn{Conn: sc}, &tls.Config{}),
 		} {
-			tc.SetNoDelay(!on)
+			tc.SetNoDelay(true) // as accepted
 			s.setNoDelay(wrap)
 			if got := tcpNoDelay(t, tc); got != on {
 				t.Errorf("set_tcp_nodelay %v, %s: TCP_NODELAY %v", on, name, got)

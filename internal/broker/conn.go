@@ -233,8 +233,9 @@ func (c *conn) endWrite(b []byte) {
 // oneCore is procs.Single; tests replace it to take either path.
 var oneCore = procs.Single
 
-// endReply is endWrite for a reply the reader makes to its own client (a
-// CONNACK, an ack, a SUBACK, a PINGRESP). While the broker runs on one core
+// endReply is endWrite for an ack the reader makes to its own client
+// (PUBACK, PUBREC, PUBREL, PUBCOMP; endControl for the rest). While the
+// broker runs on one core
 // (procs.Single: a light load), rather than start a writer goroutine it
 // leaves the bytes for the reader to write once it has handled everything
 // its last read returned (flushReplies): no goroutine is started per reply,
@@ -243,8 +244,17 @@ var oneCore = procs.Single
 // coalesces more under load: there, writing them on the reader cut QoS 1
 // throughput by a tenth (docs/BENCHMARKS.md). Only the reader calls it, or
 // CONNECT's goroutine while the reader waits for it.
-func (c *conn) endReply(b []byte) {
-	if !oneCore() {
+func (c *conn) endReply(b []byte) { c.endReplyOn(b, oneCore()) }
+
+// endControl is endReply for a reply that comes once per request a client
+// makes rarely (CONNACK, SUBACK, UNSUBACK, PINGRESP): the reader writes it
+// whatever the number of cores. A writer goroutine started for it would
+// cost a goroutine and a thread wake-up per reply and gain nothing, as
+// there is no stream of them to write in parallel with reading.
+func (c *conn) endControl(b []byte) { c.endReplyOn(b, true) }
+
+func (c *conn) endReplyOn(b []byte, onReader bool) {
+	if !onReader {
 		c.endWrite(b)
 		return
 	}

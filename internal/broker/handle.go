@@ -69,7 +69,7 @@ func (c *conn) handle(first byte, body []byte) bool {
 		c.logf(logcat.SendPingresp, c.id)
 		b, ok := c.beginWrite()
 		if ok {
-			c.endReply(packet.AppendPingresp(b))
+			c.endControl(packet.AppendPingresp(b))
 			c.srv.Stats.MessagesSent.Add(1)
 		}
 		return true
@@ -149,7 +149,7 @@ func (c *conn) sendConnack(who string, present bool, code packet.ReasonCode, pro
 	if props != nil {
 		ack.Props = *props
 	}
-	c.endReply(packet.AppendConnack(b, c.version, ack))
+	c.endControl(packet.AppendConnack(b, c.version, ack))
 	c.srv.Stats.MessagesSent.Add(1)
 }
 

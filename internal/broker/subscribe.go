@@ -109,7 +109,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) bool {
 	if !ok {
 		return false
 	}
-	c.endReply(packet.AppendSuback(b, c.version, &packet.Suback{PacketID: p.PacketID, Codes: codes}))
+	c.endControl(packet.AppendSuback(b, c.version, &packet.Suback{PacketID: p.PacketID, Codes: codes}))
 	s.Stats.MessagesSent.Add(1)
 	// Retained messages go out after the SUBACK, with the retain flag set.
 	now := time.Now().Unix()
@@ -155,7 +155,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) bool {
 	if !ok {
 		return false
 	}
-	c.endReply(packet.AppendUnsuback(b, c.version, &packet.Unsuback{PacketID: p.PacketID, Codes: codes}))
+	c.endControl(packet.AppendUnsuback(b, c.version, &packet.Unsuback{PacketID: p.PacketID, Codes: codes}))
 	s.Stats.MessagesSent.Add(1)
 	return true
 }
