@@ -31,10 +31,9 @@ func (s *Server) NewAdmission(maxConnections int) *Admission {
 
 // admit counts a socket just accepted. It reports false, after Mosquitto's
 // "denied: max_connections exceeded" line, when the listener is full: the
-// caller closes the socket. TCP_NODELAY stays on whatever set_tcp_nodelay
-// says: Mosquitto's websockets sockets are libwebsockets', which always
-// disables Nagle's algorithm (set_tcp_nodelay true is applied anyway, so
-// that a failure is logged).
+// caller closes the socket. TCP_NODELAY stays on (as Go's accept leaves
+// it) whatever set_tcp_nodelay says: Mosquitto's websockets sockets are
+// libwebsockets', which always disables Nagle's algorithm.
 func (a *Admission) admit(nc net.Conn) bool {
 	if a.max > 0 && a.n.Load() >= int64(a.max) {
 		ip, _ := splitHostPort(nc.RemoteAddr())
@@ -42,9 +41,6 @@ func (a *Admission) admit(nc net.Conn) bool {
 		return false
 	}
 	a.n.Add(1)
-	if a.s.Options().SetTCPNoDelay {
-		a.s.setNoDelay(nc)
-	}
 	return true
 }
 
@@ -92,8 +88,10 @@ func (c *admittedConn) NetConn() net.Conn { return c.Conn }
 // (anything with NetConn). Mosquitto leaves Nagle's algorithm on unless
 // set_tcp_nodelay is true. Go's accept has already turned TCP_NODELAY on
 // (net.TCPConn's default), so only false takes a call: a second
-// setsockopt for true was 4% of a connect storm's CPU. Unix sockets have
-// no such option and are left alone.
+// setsockopt for true was 4% of a connect storm's CPU. Mosquitto's
+// "Unable to set TCP_NODELAY." (logcat.NoDelayFailed) is therefore never
+// logged: Go ignores a failure of its own call, which TCP sockets do not
+// have. Unix sockets have no such option and are left alone.
 func (s *Server) setNoDelay(nc net.Conn) {
 	if s.Options().SetTCPNoDelay {
 		return // on since the accept

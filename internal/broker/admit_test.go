@@ -27,7 +27,7 @@ func tcpNoDelay(t *testing.T, tc *net.TCPConn) bool {
 // unix socket is left alone without a warning.
 func TestSetNoDelayUnderTLS(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := ListenSocket("tcp", "127.0.0.1:0") // as the broker listens
 	if err != nil {
 		t.Fatal(err)
 	}

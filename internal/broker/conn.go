@@ -234,7 +234,8 @@ func (c *conn) endWrite(b []byte) {
 var oneCore = procs.Single
 
 // endReply is endWrite for an ack the reader makes to its own client
-// (PUBACK, PUBREC, PUBREL, PUBCOMP; endControl for the rest). While the
+// (PUBACK, PUBREC, PUBREL, PUBCOMP) or a DISCONNECT (endControl for the
+// other replies). While the
 // broker runs on one core
 // (procs.Single: a light load), rather than start a writer goroutine it
 // leaves the bytes for the reader to write once it has handled everything

@@ -9,13 +9,15 @@
 // that allocate must help it (assists), goroutine stacks are scanned, and
 // on two cores a mark worker takes a share of one: each cycle is a few
 // milliseconds of delay for whatever connects meanwhile, which is what a
-// CONNACK p99 measures (docs/BENCHMARKS.md, "Heap floor").
+// CONNACK p99 measures (docs/BENCHMARKS.md, "Connect storms: the heap
+// floor").
 //
 // So after every collection the keeper sets the GC percentage that puts
-// the next goal at the larger of twice the live heap and the floor. Once
-// the live heap passes half the floor this is the runtime's default. The
-// cost is memory: a broker with little live data may hold up to the floor
-// in heap before it collects. A GOGC environment variable turns the keeper
+// the next goal at the larger of the default one (about twice the live
+// heap, plus the goroutine stacks) and the floor. Once the default reaches
+// the floor this is the runtime's own behaviour. The cost is memory: a
+// broker with little live data may hold up to the floor in heap before it
+// collects. A GOGC environment variable turns the keeper
 // off, leaving the operator's setting in force; GOMEMLIMIT still applies.
 package heapfloor
 
@@ -30,23 +32,24 @@ import (
 // Floor is the broker's heap goal floor.
 const Floor = 32 << 20
 
-// maxPercent bounds the percentage for a nearly empty heap.
-const maxPercent = 100_000
+// heapMinimum is the runtime's least heap goal at GOGC=100; it scales with
+// the percentage (runtime/mgcpacer.go: heapMinimum = 4 MB × GOGC/100).
+const heapMinimum = 4 << 20
 
-// Percent returns the GC percentage that puts the next heap goal, live ×
-// (1 + percent/100), at the larger of 2×live and floor.
-func Percent(live, floor uint64) int {
-	if live == 0 {
-		live = 1
-	}
-	if live >= floor/2 {
+// Percent returns the GC percentage that puts the next heap goal at the
+// larger of the default one and floor. The runtime's goal for a percentage
+// p is the larger of live + scan×p/100 (scan: the live heap, goroutine
+// stacks and globals) and 4 MB×p/100, and the default is p = 100.
+func Percent(live, scan, floor uint64) int {
+	scan = max(scan, live, 1)
+	if live+scan >= floor {
 		return 100
 	}
-	p := (floor - live) * 100 / live
-	if p > maxPercent {
-		return maxPercent
-	}
-	return int(p)
+	p := (floor - live) * 100 / scan // live + scan×p/100 = floor
+	// No more than makes the minimum the floor: a larger p would raise
+	// the goal past the floor for a small live heap.
+	p = min(p, floor*100/heapMinimum)
+	return int(max(p, 100))
 }
 
 // Start keeps the floor from now on, unless the environment sets GOGC or
@@ -59,9 +62,12 @@ func Start(floor uint64) (stop func()) {
 	k := &keeper{floor: floor, sample: []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/scan/stack:bytes"},
+		{Name: "/gc/scan/globals:bytes"},
 	}}
 	k.applied = k.percent()
 	prev := debug.SetGCPercent(k.applied)
+	current = k
 	k.arm()
 	return func() {
 		k.mu.Lock()
@@ -70,6 +76,9 @@ func Start(floor uint64) (stop func()) {
 		k.mu.Unlock()
 	}
 }
+
+// current is the keeper started last (for tests).
+var current *keeper
 
 type keeper struct {
 	floor  uint64
@@ -81,14 +90,15 @@ type keeper struct {
 }
 
 // percent reads the live heap (before the first collection, the heap in
-// use now) and returns the percentage for it.
+// use now) and what the collector scans, and returns the percentage.
 func (k *keeper) percent() int {
 	metrics.Read(k.sample)
 	live := k.sample[0].Value.Uint64()
 	if live == 0 {
 		live = k.sample[1].Value.Uint64()
 	}
-	return Percent(live, k.floor)
+	scan := live + k.sample[2].Value.Uint64() + k.sample[3].Value.Uint64()
+	return Percent(live, scan, k.floor)
 }
 
 // sentinel is an object nothing refers to: the first collection after it
