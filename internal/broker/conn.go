@@ -235,12 +235,11 @@ var oneCore = procs.Single
 
 // endReply is endWrite for an ack the reader makes to its own client
 // (PUBACK, PUBREC, PUBREL, PUBCOMP) or a DISCONNECT (endControl for the
-// other replies). While the
-// broker runs on one core
-// (procs.Single: a light load), rather than start a writer goroutine it
-// leaves the bytes for the reader to write once it has handled everything
-// its last read returned (flushReplies): no goroutine is started per reply,
-// and the replies to one read leave in one write. On several cores a writer
+// other replies). While the broker runs on one core (procs.Single: a light
+// load), rather than start a writer goroutine it leaves the bytes for the
+// reader to write once it has handled everything its last read returned
+// (flushReplies): no goroutine is started per reply, and the replies to
+// one read leave in one write. On several cores a writer
 // goroutine writes them in parallel with the reader's next read, and
 // coalesces more under load: there, writing them on the reader cut QoS 1
 // throughput by a tenth (docs/BENCHMARKS.md). Only the reader calls it, or

@@ -17,8 +17,8 @@
 // heap, plus the goroutine stacks) and the floor. Once the default reaches
 // the floor this is the runtime's own behaviour. The cost is memory: a
 // broker with little live data may hold up to the floor in heap before it
-// collects. A GOGC environment variable turns the keeper
-// off, leaving the operator's setting in force; GOMEMLIMIT still applies.
+// collects. A GOGC environment variable turns the keeper off, leaving the
+// operator's setting in force; GOMEMLIMIT still applies.
 package heapfloor
 
 import (
@@ -67,7 +67,6 @@ func Start(floor uint64) (stop func()) {
 	}}
 	k.applied = k.percent()
 	prev := debug.SetGCPercent(k.applied)
-	current = k
 	k.arm()
 	return func() {
 		k.mu.Lock()
@@ -76,9 +75,6 @@ func Start(floor uint64) (stop func()) {
 		k.mu.Unlock()
 	}
 }
-
-// current is the keeper started last (for tests).
-var current *keeper
 
 type keeper struct {
 	floor  uint64

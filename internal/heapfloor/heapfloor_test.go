@@ -52,12 +52,12 @@ var keep [][]byte
 // settle collects until the keeper has applied the percentage for the heap
 // as it is now (it runs after each collection, on another goroutine), and
 // returns the heap goal.
-func settle(t *testing.T, k *keeper) uint64 {
+func settle(t *testing.T, floor uint64) uint64 {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		runtime.GC()
-		want := Percent(read("/gc/heap/live:bytes"), read("/gc/heap/live:bytes")+read("/gc/scan/stack:bytes")+read("/gc/scan/globals:bytes"), k.floor)
+		want := Percent(read("/gc/heap/live:bytes"), read("/gc/heap/live:bytes")+read("/gc/scan/stack:bytes")+read("/gc/scan/globals:bytes"), floor)
 		for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
 			if read("/gc/gogc:percent") == uint64(want) {
 				return read("/gc/heap/goal:bytes")
@@ -76,7 +76,6 @@ func TestKeeperHoldsTheGoalAtTheFloor(t *testing.T) {
 	before := read("/gc/gogc:percent")
 	const floor = 64 * mb
 	stop := Start(floor)
-	k := current
 	defer func() { keep = nil }()
 	// Grow the live heap in steps, a collection at least between each: the
 	// goal stays at the floor until the default passes it, then follows it.
@@ -84,7 +83,7 @@ func TestKeeperHoldsTheGoalAtTheFloor(t *testing.T) {
 		for len(keep) < liveMB {
 			keep = append(keep, make([]byte, mb))
 		}
-		goal := settle(t, k)
+		goal := settle(t, floor)
 		live := read("/gc/heap/live:bytes")
 		want := max(uint64(floor), 2*live)
 		if goal < want*9/10 || goal > want*12/10 {
