@@ -51,13 +51,21 @@ func (c *conn) handle(first byte, body []byte) bool {
 			c.logf(e, c.id)
 		}
 	}
+	if t == packet.PUBLISH {
+		// Decoded into a Publish on this stack, not a new one per message:
+		// nothing keeps it past handlePublish, which copies what a message
+		// needs (topic, payload, properties).
+		var p packet.Publish
+		if err := packet.DecodePublish(&p, first, body, c.version); err != nil {
+			return c.decodeError(err)
+		}
+		return c.handlePublish(&p)
+	}
 	p, err := packet.Decode(first, body, c.version)
 	if err != nil {
 		return c.decodeError(err)
 	}
 	switch p := p.(type) {
-	case *packet.Publish:
-		return c.handlePublish(p)
 	case *packet.Ack:
 		return c.handleAck(p)
 	case *packet.Subscribe:

@@ -24,6 +24,19 @@ func FuzzDecode(f *testing.F) {
 		}
 		body := data[n : n+rem]
 		pk, err := decodeAny(first, body, version)
+		if Type(first>>4) == PUBLISH {
+			// DecodePublish into a Publish left from another message must
+			// give what Decode gives, every field overwritten.
+			reused := Publish{Dup: true, QoS: 1, Retain: true, Topic: "stale", PacketID: 9, Payload: []byte("stale"),
+				Props: Properties{HasTopicAlias: true, TopicAlias: 3, User: []UserProperty{{Key: "k", Value: "v"}}}}
+			err2 := DecodePublish(&reused, first, body, version)
+			if (err == nil) != (err2 == nil) {
+				t.Fatalf("Decode error %v, DecodePublish error %v", err, err2)
+			}
+			if err == nil && !reflect.DeepEqual(*pk.(*Publish), reused) {
+				t.Fatalf("DecodePublish into a used Publish: %+v, Decode: %+v", reused, *pk.(*Publish))
+			}
+		}
 		if err != nil {
 			if _, ok := err.(*Error); !ok {
 				t.Fatalf("error of type %T", err)
