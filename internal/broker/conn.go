@@ -72,10 +72,60 @@ const (
 var bufPool = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 
 func getBuf() []byte { return bufPool.Get().(*[readBufSize]byte)[:0] }
+
+// putBuf returns a buffer of one of the pooled sizes to its pool (others
+// are left to the collector).
 func putBuf(b []byte) {
-	if cap(b) == readBufSize {
+	switch cap(b) {
+	case readBufSize:
 		bufPool.Put((*[readBufSize]byte)(b[:readBufSize]))
+	case 16 << 10:
+		bufPool16K.Put((*[16 << 10]byte)(b[:16<<10]))
+	case 64 << 10:
+		bufPool64K.Put((*[64 << 10]byte)(b[:64<<10]))
+	case 256 << 10:
+		bufPool256K.Put((*[256 << 10]byte)(b[:256<<10]))
 	}
+}
+
+// Larger output buffers come in three more sizes, each with its pool: a
+// subscriber sent more than 4 KiB between two writes of its writer moves to
+// a larger buffer that an earlier burst left, instead of growing a new one
+// by doubling each time (which was a third of the garbage of the fan-in
+// case; docs/BENCHMARKS.md).
+var (
+	bufPool16K  = sync.Pool{New: func() any { return new([16 << 10]byte) }}
+	bufPool64K  = sync.Pool{New: func() any { return new([64 << 10]byte) }}
+	bufPool256K = sync.Pool{New: func() any { return new([256 << 10]byte) }}
+)
+
+// getBufCap returns an empty buffer of at least n bytes: a pooled one up
+// to 256 KiB.
+func getBufCap(n int) []byte {
+	switch {
+	case n <= readBufSize:
+		return getBuf()
+	case n <= 16<<10:
+		return bufPool16K.Get().(*[16 << 10]byte)[:0]
+	case n <= 64<<10:
+		return bufPool64K.Get().(*[64 << 10]byte)[:0]
+	case n <= 256<<10:
+		return bufPool256K.Get().(*[256 << 10]byte)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+// growOut makes room for n more bytes at the end of an output buffer: when
+// they do not fit, its bytes move to a buffer of at least twice the size,
+// and it goes back to its pool.
+func growOut(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	nb := getBufCap(max(2*cap(b), len(b)+n))[:len(b)]
+	copy(nb, b)
+	putBuf(b)
+	return nb
 }
 
 // conn is one network connection. Its reader goroutine (serve, or unparked

@@ -368,7 +368,13 @@ func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64,
 	if live && m.RecvAt != 0 && !o.Retain {
 		c.noteLatency(m.RecvAt)
 	}
-	c.endWrite(packet.AppendPublish(b, c.version, out))
+	// Room first, from the pooled sizes, rather than append's growth. An
+	// upper bound does for v3 (fixed header 5, topic length 2, id 2).
+	need := len(out.Topic) + len(out.Payload) + 9
+	if c.version == packet.V5 {
+		need = packet.PublishSize(c.version, out)
+	}
+	c.endWrite(packet.AppendPublish(growOut(b, need), c.version, out))
 	c.countPublish(o, out)
 	return true
 }
