@@ -52,14 +52,7 @@ func (c *conn) handle(first byte, body []byte) bool {
 		}
 	}
 	if t == packet.PUBLISH {
-		// Decoded into a Publish on this stack, not a new one per message:
-		// nothing keeps it past handlePublish, which copies what a message
-		// needs (topic, payload, properties).
-		var p packet.Publish
-		if err := packet.DecodePublish(&p, first, body, c.version); err != nil {
-			return c.decodeError(err)
-		}
-		return c.handlePublish(&p)
+		return c.readPublish(first, body)
 	}
 	p, err := packet.Decode(first, body, c.version)
 	if err != nil {
@@ -87,6 +80,21 @@ func (c *conn) handle(first byte, body []byte) bool {
 	// CONNACK, SUBACK, UNSUBACK, PINGRESP, AUTH from a client: protocol error.
 	c.fail(reasonProtocol)
 	return false
+}
+
+// readPublish decodes a PUBLISH into a Publish on its own frame, not a new
+// one per message: nothing keeps it past handlePublish, which copies what a
+// message needs (topic, payload, properties). Not inlined, so that the
+// Publish stays out of handle's frame, which every packet's handling puts
+// on the reader's stack (CONNECT's too, where the stack grows).
+//
+//go:noinline
+func (c *conn) readPublish(first byte, body []byte) bool {
+	var p packet.Publish
+	if err := packet.DecodePublish(&p, first, body, c.version); err != nil {
+		return c.decodeError(err)
+	}
+	return c.handlePublish(&p)
 }
 
 // connectOffStack runs CONNECT handling (authentication, session attach and
