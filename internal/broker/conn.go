@@ -74,7 +74,9 @@ var bufPool = sync.Pool{New: func() any { return new([readBufSize]byte) }}
 func getBuf() []byte { return bufPool.Get().(*[readBufSize]byte)[:0] }
 
 // putBuf returns a buffer of one of the pooled sizes to its pool (others
-// are left to the collector).
+// are left to the collector). Read buffers that grew to a pooled size go
+// back too: nothing keeps a slice of a packet's body past its handling
+// (handlers copy what they keep), as the next packet is read over it.
 func putBuf(b []byte) {
 	switch cap(b) {
 	case readBufSize:
@@ -116,10 +118,12 @@ func getBufCap(n int) []byte {
 }
 
 // growOut makes room for n more bytes at the end of an output buffer: when
-// they do not fit, its bytes move to a buffer of at least twice the size,
-// and it goes back to its pool.
+// they do not fit, its bytes move to a pooled buffer of at least twice the
+// size, and it goes back to its pool. Past the largest pooled size it is
+// left to append, which grows large slices by a quarter, not double (a
+// stalled subscriber's buffer grows to max_outbound_bytes).
 func growOut(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
+	if cap(b)-len(b) >= n || len(b)+n > 256<<10 {
 		return b
 	}
 	nb := getBufCap(max(2*cap(b), len(b)+n))[:len(b)]
@@ -357,7 +361,7 @@ func (c *conn) flushReplies() {
 	case n < len(buf):
 		// The socket is full, or is not one sendNow writes to: the rest
 		// goes first, then whatever was appended meanwhile.
-		rest := append(getBuf(), buf[n:]...)
+		rest := append(getBufCap(len(buf)-n+len(c.out)), buf[n:]...)
 		if c.out != nil {
 			rest = append(rest, c.out...)
 			putBuf(c.out)

@@ -321,6 +321,7 @@ func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64,
 	if mp := c.l.spec.MountPoint; mp != "" {
 		out.Topic = strings.TrimPrefix(m.Topic, mp)
 	}
+	need := 0 // the packet's size, for growOut: exact for v5 (below)
 	if c.version == packet.V5 {
 		if m.Props != nil {
 			out.Props = *m.Props
@@ -333,8 +334,9 @@ func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64,
 			}
 			out.Props.MessageExpiry, out.Props.HasMessageExpiry = uint32(left), true
 		}
+		need = packet.PublishSize(c.version, out)
 		if c.maxOutPkt > 0 {
-			if size := packet.PublishSize(c.version, out) - 1; uint32(size) > c.maxOutPkt {
+			if size := need - 1; uint32(size) > c.maxOutPkt {
 				c.srv.log.Log(logcat.DropOutgoingLarge, c.id, size)
 				c.srv.Stats.Dropped[DropPacketTooLarge].Add(1)
 				if o.QoS > 0 {
@@ -370,9 +372,8 @@ func (c *conn) writePublish(ss *session.Session, o *session.Outbound, now int64,
 	}
 	// Room first, from the pooled sizes, rather than append's growth. An
 	// upper bound does for v3 (fixed header 5, topic length 2, id 2).
-	need := len(out.Topic) + len(out.Payload) + 9
-	if c.version == packet.V5 {
-		need = packet.PublishSize(c.version, out)
+	if need == 0 {
+		need = len(out.Topic) + len(out.Payload) + 9
 	}
 	c.endWrite(packet.AppendPublish(growOut(b, need), c.version, out))
 	c.countPublish(o, out)

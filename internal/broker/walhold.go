@@ -80,7 +80,7 @@ func (c *conn) releaseHeld(db *store.DB) {
 				break
 			}
 			if !c.wclosed && !c.closeAfter {
-				c.out = append(c.outBuf(), h.b...)
+				c.out = append(growOut(c.outBuf(), len(h.b)), h.b...)
 			}
 			n++
 		}

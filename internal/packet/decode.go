@@ -117,7 +117,7 @@ func decodePublishInto(p *Publish, flags byte, r *reader, version byte) error {
 			return err
 		}
 	}
-	p.Payload = r.b[r.off:]
+	p.Payload = r.b[r.off:len(r.b):len(r.b)] // an append to it cannot write past the packet
 	return nil
 }
 
