@@ -24,7 +24,7 @@ func TestGrowOut(t *testing.T) {
 		{16 << 10, 16000, 1000, 64 << 10},
 		{64 << 10, 65000, 1000, 256 << 10},
 		{64 << 10, 65000, 150000, 256 << 10},
-		{64 << 10, 65000, 200000, 64 << 10}, // more than the largest pooled size: left to append
+		{64 << 10, 65000, 200000, 64 << 10},  // more than the largest pooled size: left to append
 		{256 << 10, 262000, 1000, 256 << 10}, // past the pools: left to append
 	} {
 		b := fill(getBufCap(tc.cap), tc.len)
