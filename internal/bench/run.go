@@ -210,11 +210,11 @@ func Run(cfg Config) (*Result, error) {
 	// The generator opens a descriptor per client: growing its table in
 	// the middle of a connect storm would stall every dial in flight at
 	// each power of two (fdtable), in the measurement of any broker.
+	clients := cfg.Pubs + cfg.Subs + cfg.Slow
 	if cfg.Scenario == "idle" {
-		fdtable.Reserve(cfg.Conns + 64)
-	} else {
-		fdtable.Reserve(cfg.Pubs + cfg.Subs + cfg.Slow + 64)
+		clients = cfg.Conns
 	}
+	fdtable.Reserve(clients + 64)
 	if cfg.Scenario == "idle" {
 		return runIdle(cfg)
 	}

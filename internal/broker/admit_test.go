@@ -23,8 +23,8 @@ func tcpNoDelay(t *testing.T, tc *net.TCPConn) bool {
 }
 
 // TestSetNoDelayUnderTLS: set_tcp_nodelay (on or off) holds for the TCP
-// socket, as accepted, under a TLS layer and under the websockets admission wrapper; a
-// unix socket is left alone without a warning.
+// socket, as accepted, under a TLS layer and under the websockets
+// admission wrapper; a unix socket is left alone without a warning.
 func TestSetNoDelayUnderTLS(t *testing.T) {
 	t.Parallel()
 	ln, err := ListenSocket("tcp", "127.0.0.1:0") // as the broker listens

@@ -11,7 +11,7 @@
 // every accept in flight. A single-threaded broker such as Mosquitto does
 // not wait for the grace period. Growing the table once at start, before
 // any client connects, moves those stalls out of the connection path
-// (docs/BENCHMARKS.md, "Descriptor table").
+// (docs/BENCHMARKS.md, "Connect storms: the descriptor table").
 //
 // The table costs the kernel about 8 bytes per slot: 512 KiB for 65,536.
 package fdtable

@@ -15,7 +15,11 @@ func Decode(first byte, body []byte, version byte) (any, error) {
 	strict := version != V31 // 3.1 brokers never checked header flags
 	switch Type(first >> 4) {
 	case PUBLISH:
-		return decodePublish(flags, &r, version)
+		p := new(Publish)
+		if err := decodePublishInto(p, flags, &r, version); err != nil {
+			return nil, err
+		}
+		return p, nil
 	case PUBACK, PUBREC, PUBCOMP, PUBREL:
 		want := byte(0)
 		if Type(first>>4) == PUBREL {
@@ -73,15 +77,6 @@ func Decode(first byte, body []byte, version byte) (any, error) {
 	return nil, protocolErr("unexpected packet type " + Type(first>>4).String())
 }
 
-// decodePublish follows Mosquitto's handle__publish order.
-func decodePublish(flags byte, r *reader, version byte) (*Publish, error) {
-	p := new(Publish)
-	if err := decodePublishInto(p, flags, r, version); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 // DecodePublish decodes the body of a PUBLISH (first is its fixed header's
 // first byte) into p, all of which it overwrites: Decode for a caller that
 // keeps the Publish where it wants it (the broker's reader: on its stack,
@@ -92,6 +87,8 @@ func DecodePublish(p *Publish, first byte, body []byte, version byte) error {
 	return decodePublishInto(p, first&0x0F, &r, version)
 }
 
+// decodePublishInto decodes into p (Decode's new Publish, or
+// DecodePublish's caller's), in the order of Mosquitto's handle__publish.
 func decodePublishInto(p *Publish, flags byte, r *reader, version byte) error {
 	*p = Publish{Dup: flags&0x8 != 0, QoS: flags >> 1 & 3, Retain: flags&1 != 0}
 	if p.QoS == 3 { // [MQTT-3.3.1-4]
