@@ -120,6 +120,10 @@ func (c *conn) login(sec *Security, o *owner) bool {
 		ok = sec.Auth.Login(o.client, o.password, o.hasPassword)
 	}
 	if !ok && sec.Auth != nil && loginFailDelay > 0 {
+		if c.onAccept == acceptInline {
+			c.onAccept = acceptRetry // the reader's goroutine waits instead
+			return false
+		}
 		t := time.NewTimer(loginFailDelay)
 		select {
 		case <-t.C:

@@ -181,6 +181,10 @@ type conn struct {
 	// replyDue (reader-owned): a reply to this client waits in out for the
 	// reader to write it before its next read (endReply, flushReplies).
 	replyDue bool
+	// onAccept (reader-owned) is acceptInline while the accepting or the
+	// poller's goroutine handles the CONNECT (accept_linux.go); login sets
+	// it to acceptRetry where a refusal must wait, which neither may do.
+	onAccept uint8
 	// pk is made on the first park or the first reply the reader writes
 	// itself (sendNow); noPark for a connection that never parks (park.go:
 	// parkable). Reader-owned.

@@ -341,6 +341,9 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 		c.owner.src = &owner{client: c.owner.client, l: c.l}
 	}
 	if !c.login(sec, c.owner) { // authz.go: password file, anonymous access
+		if c.onAccept == acceptRetry {
+			return false // nothing sent: connectLater runs it again
+		}
 		return c.refuse(id, packet.ConnRefusedNotAuth, packet.NotAuthorized, reasonNotAuthorised)
 	}
 

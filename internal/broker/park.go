@@ -15,7 +15,10 @@ import (
 // close from outside the reader (fail: takeover, shutdown, a writer error,
 // a reload that revokes the client) resumes it on a new goroutine, which
 // reads on as before. Only plain sockets (canPark) park, and only on
-// Linux; TLS and websockets connections keep their reader.
+// Linux; TLS and websockets connections keep their reader. A new plain
+// socket parks before its CONNECT too, until the CONNECT comes (the poller
+// handles it) or connect_timeout passes, and parks again right after the
+// CONNACK (accept_linux.go).
 //
 // Idleness costs no timer work on the packet path: a parkable connection
 // records the time of its last complete packet (lastRead) instead of moving
@@ -50,6 +53,22 @@ func monoTime(t int64) time.Time { return clockBase.Add(time.Duration(t - 1)) }
 // kaLimit is how long the connection may read nothing: 1.5 × keepalive
 // [MQTT311-3.1.2-24] [MQTT5-3.1.2-22]; 0 for none.
 func (c *conn) kaLimit() int64 { return int64(c.keepalive * 3 / 2) }
+
+// parkLimit is when a parked connection must be woken although its socket
+// is quiet (monoNow time; 0 for never): connect_timeout from the accept for
+// one waiting for its CONNECT, else the keepalive expiry.
+func (c *conn) parkLimit() int64 {
+	if !c.connected {
+		if ct := c.srv.Options().ConnectTimeout; ct > 0 {
+			return c.lastRead + int64(ct)
+		}
+		return 0
+	}
+	if ka := c.kaLimit(); ka > 0 {
+		return c.lastRead + ka
+	}
+	return 0
+}
 
 // touch restarts the keepalive period after inbound activity.
 func (c *conn) touch() {
@@ -132,6 +151,12 @@ func (c *conn) awake() bool {
 	c.unpark()
 	if c.reason.Load() != int32(reasonNone) {
 		return false
+	}
+	if !c.connected {
+		// Parked before its CONNECT (accept_linux.go): the reader waits for
+		// it until connect_timeout from the accept, as serve sets.
+		c.nc.SetReadDeadline(monoTime(c.lastRead).Add(c.srv.Options().ConnectTimeout))
+		return true
 	}
 	now := monoNow()
 	if c.keepaliveExpired(now) {

@@ -111,7 +111,7 @@ func (p *poller) run(ended func()) {
 		}
 		p.mu.Unlock()
 		for i, c := range ready {
-			c.wake()
+			c.pollReady()
 			ready[i] = nil
 		}
 		ready = ready[:0]
@@ -249,8 +249,8 @@ func (c *conn) park() (parked, ok bool) {
 		// fail, and cleanup close it): awake sees it.
 		return false, errors.Is(err, net.ErrClosed)
 	}
-	if ka := c.kaLimit(); ka > 0 {
-		d := time.Duration(c.lastRead + ka - monoNow())
+	if at := c.parkLimit(); at > 0 {
+		d := time.Duration(at - monoNow())
 		if pk.timer == nil {
 			pk.timer = time.AfterFunc(d, c.wake)
 		} else {
@@ -258,6 +258,21 @@ func (c *conn) park() (parked, ok bool) {
 		}
 	}
 	return c.state.CompareAndSwap(stateRunning, stateParked), true
+}
+
+// pollReady resumes a connection whose socket the poller found readable.
+// One parked before its CONNECT has it handled here, on the poller's
+// goroutine (accept_linux.go); any other resumes on a goroutine of its own.
+func (c *conn) pollReady() {
+	if c.state.CompareAndSwap(stateParked, stateRunning) {
+		if !c.connected { // owned now: connected is the reader's to read
+			c.connectOnPoll()
+		} else {
+			go c.unparked()
+		}
+		return
+	}
+	c.wake()
 }
 
 // rawConn returns the connection's parking record, made on first use with

@@ -394,7 +394,7 @@ func TestAwakeLateWithBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &conn{nc: server, keepalive: time.Second, pk: &parking{rc: rc}}
+	c := &conn{nc: server, keepalive: time.Second, pk: &parking{rc: rc}, connected: true}
 	late := func() { c.lastRead = monoNow() - int64(2*time.Second) } // past 1.5 x 1 s
 
 	late()

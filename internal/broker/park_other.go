@@ -23,3 +23,12 @@ func (c *conn) bytesWaiting() bool { return false }
 
 // sendNow is not available: replies go through a writer goroutine.
 func (c *conn) sendNow([]byte) (int, error) { return 0, nil }
+
+// connectOnAccept: the reader handles every CONNECT (accept_linux.go).
+func (c *conn) connectOnAccept() bool { return false }
+
+const (
+	acceptNone uint8 = iota
+	acceptInline
+	acceptRetry
+)

@@ -324,7 +324,9 @@ func (s *Server) accept(l *listener, nc net.Conn) {
 	}
 	c := newConn(s, l, nc, ip, port)
 	s.conns.Add(1) // conn.end: Done and l.count.Add(-1)
-	go c.serve()
+	if !c.connectOnAccept() {
+		go c.serve()
+	}
 }
 
 func splitHostPort(a net.Addr) (string, int) {

@@ -1,0 +1,195 @@
+package broker
+
+import (
+	"sync"
+	"syscall"
+
+	"github.com/midgemq/midge/internal/packet"
+)
+
+// CONNECT without a goroutine of its own.
+//
+// A new plain socket's CONNECT is handled by whichever goroutine finds it
+// complete on the socket: the accepting goroutine, when it is there at
+// accept (about half the time on loopback), or else the poller's (park.go),
+// with which the socket parks until its first bytes come, as an idle
+// connection parks. That goroutine writes the CONNACK and parks the
+// connection again: a client that connects and then waits, or subscribes a
+// moment later, costs no goroutine creation, no thread wake-up and no stack
+// growth until its next packet. In a storm of 5,000 connects a second that
+// was most of the runtime's work per connection (docs/BENCHMARKS.md,
+// "Connect storms").
+//
+// Everything else starts the reader as before, with nothing consumed: a
+// CONNECT not yet complete, another packet type first, a CONNECT larger
+// than connectPeek, the peer's close, a socket that is not plain TCP or
+// unix. Handling a CONNECT never blocks (attach, logging, the store's
+// queue) except in the delay of a refused login (authz.go), which neither
+// goroutine may wait out: there the CONNECT is handed to a goroutine of its
+// own (connectLater), which runs it again from the start; nothing was sent
+// or logged for it yet.
+
+// connectPeek is the largest CONNECT handled without a reader goroutine.
+const connectPeek = 512
+
+const (
+	acceptNone   uint8 = iota
+	acceptInline       // a goroutine other than the reader handles the CONNECT
+	acceptRetry        // it must hand the CONNECT over (a refused login)
+)
+
+// connectOnAccept runs on the accepting goroutine. It reports false when
+// the caller must start the reader (nothing was consumed).
+func (c *conn) connectOnAccept() bool {
+	if !canPark(c.nc) || c.srv.park.get() == nil || c.rawConn() == nil {
+		return false
+	}
+	switch c.connectNow() {
+	case connectHandled:
+		return true
+	case connectNothing:
+		parked, ok := c.park() // until the first bytes come, or connect_timeout
+		if parked {
+			return true
+		}
+		if ok {
+			go c.unparked() // a close came while parking
+			return true
+		}
+	}
+	return false
+}
+
+// connectOnPoll runs on the poller's goroutine for a connection parked
+// before its CONNECT that the poller has resumed (it owns it).
+func (c *conn) connectOnPoll() {
+	c.unpark()
+	if c.reason.Load() != int32(reasonNone) {
+		go c.end()
+		return
+	}
+	if c.connectNow() != connectHandled {
+		// The peer closed, or sent something else first: the reader
+		// finds out which, as it would have.
+		go c.serve()
+	}
+}
+
+type connectResult int
+
+const (
+	connectHandled connectResult = iota // the CONNECT was consumed and handled
+	connectNothing                      // no bytes yet
+	connectOther                        // bytes, but not a complete CONNECT
+)
+
+// connectNow handles a CONNECT already complete on the socket, and then
+// parks the connection, hands it to a goroutine that reads on, or ends it.
+// A caller other than the reader runs it, on a connection it owns.
+func (c *conn) connectNow() connectResult {
+	op := recvOps.Get().(*recvOp)
+	defer func() {
+		*op = recvOp{fn: op.fn}
+		recvOps.Put(op)
+	}()
+	buf := getBuf()
+	defer putBuf(buf)
+	if !op.recv(c.pk, buf[:connectPeek], syscall.MSG_PEEK|syscall.MSG_DONTWAIT) {
+		if op.err == syscall.EAGAIN {
+			return connectNothing
+		}
+		return connectOther // closed, or an error: the reader reads it
+	}
+	b := buf[:op.n]
+	if packet.Type(b[0]>>4) != packet.CONNECT {
+		return connectOther // the reader fails it, as for any first byte
+	}
+	first, rem, hn, err := packet.ParseFixedHeader(b)
+	if err != nil || hn == 0 || hn+rem > len(b) || rem > maxConnectLen {
+		return connectOther // incomplete, or refused by checkLength
+	}
+	if max := c.srv.Options().MaxPacketSize; max > 0 && uint32(rem)+1 > max {
+		return connectOther
+	}
+	// Consume exactly the CONNECT: anything after it stays on the socket,
+	// and the park below wakes at once for it.
+	pkt := buf[:hn+rem]
+	if !op.recv(c.pk, pkt, syscall.MSG_DONTWAIT) || op.n != len(pkt) {
+		// Not for bytes just peeked; the reader must never be given a
+		// stream with a hole in it.
+		c.readErr = syscall.EIO
+		go c.end()
+		return connectHandled
+	}
+	c.srv.Stats.BytesReceived.Add(int64(len(pkt)))
+	c.srv.Stats.MessagesReceived.Add(1)
+	c.onAccept = acceptInline
+	ok := c.handle(first, pkt[hn:])
+	retry := c.onAccept == acceptRetry
+	c.onAccept = acceptNone
+	switch {
+	case retry:
+		go c.connectLater(append([]byte(nil), pkt...))
+	case !ok:
+		go c.end() // cleanup waits for the writer sending the refusal
+	default:
+		c.touch()
+		c.flushReplies()
+		parked, ok := c.park()
+		switch {
+		case parked:
+		case ok:
+			go c.unparked() // woken while parking
+		default:
+			go c.run() // no poller: it parks (or not) when idle, as usual
+		}
+	}
+	return connectHandled
+}
+
+// connectLater handles on its own goroutine a CONNECT that connectNow read
+// but could not finish, then reads on.
+func (c *conn) connectLater(pkt []byte) {
+	first, _, hn, _ := packet.ParseFixedHeader(pkt)
+	if c.handle(first, pkt[hn:]) {
+		c.touch()
+		c.run()
+		return
+	}
+	c.end()
+}
+
+// recvOp is one non-blocking receive on a socket, pooled with its method
+// value like sendOp.
+type recvOp struct {
+	b     []byte
+	flags int
+	n     int
+	err   error
+	fn    func(fd uintptr)
+}
+
+var recvOps = sync.Pool{New: func() any {
+	op := new(recvOp)
+	op.fn = op.do
+	return op
+}}
+
+func (op *recvOp) do(fd uintptr) {
+	for {
+		op.n, _, op.err = syscall.Recvfrom(int(fd), op.b, op.flags)
+		if op.err != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// recv receives into b without waiting and reports whether bytes came.
+func (op *recvOp) recv(pk *parking, b []byte, flags int) bool {
+	op.b, op.flags = b, flags
+	if err := pk.rc.Control(op.fn); err != nil {
+		op.n, op.err = 0, err
+		return false
+	}
+	return op.err == nil && op.n > 0
+}

@@ -1,0 +1,194 @@
+//go:build linux
+
+package broker
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/midgemq/midge/internal/packet"
+)
+
+// acceptServer listens on loopback with idleAfter set to an hour, so that
+// no reader parks: a connection found parked was never given one (its
+// CONNECT was handled on the accepting or the poller's goroutine,
+// accept_linux.go). serve starts accepting, so that a test can queue
+// sockets and bytes before the first accept.
+func acceptServer(t *testing.T, o Options, sec Security) (s *Server, log *lockedBuf, addr string, serve func()) {
+	t.Helper()
+	old := idleAfter
+	idleAfter = time.Hour
+	s, log = testServer(o)
+	a, err := s.Listen(Listener{Network: "tcp4", Addr: "127.0.0.1:0", MaxQoS: 2, MaxConnections: -1, Security: sec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	started := false
+	t.Cleanup(func() {
+		if !started {
+			go s.Serve()
+		}
+		s.Shutdown()
+		if started {
+			<-served
+		}
+		idleAfter = old
+	})
+	return s, log, a.String(), func() {
+		started = true
+		go func() { defer close(served); s.Serve() }()
+	}
+}
+
+var anonymous = Security{AllowAnonymous: true}
+
+func connectBytes(id string) []byte {
+	return packet.AppendConnect(nil, &packet.Connect{ClientID: id, CleanStart: true, KeepAlive: 60,
+		Version: packet.V311, ProtocolLevel: packet.V311})
+}
+
+func (p *pipeClient) expectConnack(code packet.ReasonCode) {
+	p.t.Helper()
+	ack, ok := p.read().(*packet.Connack)
+	if !ok || ack.Code != code {
+		p.t.Fatalf("got %#v, want CONNACK %d", ack, code)
+	}
+}
+
+// TestConnectOnAccept: a CONNECT already on the socket when it is accepted
+// is answered without a reader goroutine, and so is one that comes after
+// the accept (the socket waits in the poller for it); the connections are
+// parked right after their CONNACK and read on when woken.
+func TestConnectOnAccept(t *testing.T) {
+	s, log, addr, serve := acceptServer(t, DefaultOptions(), anonymous)
+	early := dialTCP(t, addr)
+	early.send(connectBytes("early")) // queued before the first accept
+	serve()
+	early.expectConnack(0)
+	waitParked(t, s, 1)
+
+	late := dialTCP(t, addr)
+	waitParked(t, s, 2) // parked before its CONNECT
+	late.send(connectBytes("late"))
+	late.expectConnack(0)
+	waitParked(t, s, 2)
+
+	// Woken by their next packets, they read on as usual.
+	late.subscribe("t/#", 1)
+	early.send(packet.AppendPublish(nil, early.v, &packet.Publish{Topic: "t/x", QoS: 1, PacketID: 3, Payload: []byte("p")}))
+	early.expectAck(packet.PUBACK, 3)
+	if p, ok := late.read().(*packet.Publish); !ok || p.Topic != "t/x" || string(p.Payload) != "p" {
+		t.Fatalf("got %#v", p)
+	}
+	for _, id := range []string{"early", "late"} {
+		if log.count("New client connected from 127.0.0.1:") == 0 || log.count(" as "+id+" (p2, c1, k60).\n") != 1 {
+			t.Fatalf("no connect line for %s", id)
+		}
+	}
+}
+
+// TestConnectPipelined: packets sent with the CONNECT, in the same write,
+// are read and answered in order after the CONNACK.
+func TestConnectPipelined(t *testing.T) {
+	_, _, addr, serve := acceptServer(t, DefaultOptions(), anonymous)
+	c := dialTCP(t, addr)
+	b := connectBytes("pipelined")
+	b = packet.AppendSubscribe(b, packet.V311, &packet.Subscribe{PacketID: 5,
+		Subscriptions: []packet.Subscription{{Filter: "a/b", Options: packet.SubOptions{QoS: 1}}}})
+	b = packet.AppendPingreq(b)
+	c.send(b)
+	serve()
+	c.expectConnack(0)
+	if sa, ok := c.read().(*packet.Suback); !ok || sa.PacketID != 5 {
+		t.Fatalf("got %#v, want SUBACK 5", sa)
+	}
+	if _, ok := c.read().(*packet.Pingresp); !ok {
+		t.Fatal("no PINGRESP")
+	}
+}
+
+// TestConnectInPieces: a CONNECT that arrives a few bytes at a time, or
+// larger than the peek, is left to the reader, which answers it as before.
+func TestConnectInPieces(t *testing.T) {
+	_, _, addr, serve := acceptServer(t, DefaultOptions(), anonymous)
+	serve()
+	c := dialTCP(t, addr)
+	b := connectBytes("pieces")
+	c.send(b[:3])
+	time.Sleep(20 * time.Millisecond) // the client's pace, not a wait for the broker
+	c.send(b[3:])
+	c.expectConnack(0)
+
+	big := dialTCP(t, addr)
+	big.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "big", CleanStart: true, Version: packet.V311,
+		ProtocolLevel: packet.V311, UsernameFlag: true, Username: strings.Repeat("u", 2*connectPeek)}))
+	big.expectConnack(0)
+}
+
+// TestConnectTimeoutWhileParked: a socket that sends nothing is closed at
+// connect_timeout with the same line as one that sent half a CONNECT and
+// kept its reader; one that sends something else first is a protocol error.
+func TestConnectTimeoutWhileParked(t *testing.T) {
+	o := DefaultOptions()
+	o.ConnectTimeout = 300 * time.Millisecond
+	s, log, addr, serve := acceptServer(t, o, anonymous)
+	serve()
+	start := time.Now()
+	silent := dialTCP(t, addr)
+	half := dialTCP(t, addr)
+	half.send([]byte{0x10}) // a CONNECT's first byte
+	waitFor(t, "the silent socket to park", 5*time.Second, func() bool { return parkedConns(s) >= 1 })
+	silent.expectClosed(5 * time.Second)
+	half.expectClosed(5 * time.Second)
+	if el := time.Since(start); el < 300*time.Millisecond {
+		t.Fatalf("closed after %v, before connect_timeout", el)
+	}
+	waitFor(t, "two timeout lines", 5*time.Second, func() bool {
+		return log.count("Client <unknown> has exceeded timeout, disconnecting.\n") == 2
+	})
+
+	other := dialTCP(t, addr)
+	other.send(packet.AppendPingreq(nil))
+	other.expectClosed(5 * time.Second)
+	waitFor(t, "the protocol error line", 5*time.Second, func() bool {
+		return log.count("Client <unknown> disconnected due to protocol error.\n") == 1
+	})
+}
+
+// denyBad refuses the username "bad".
+type denyBad struct{}
+
+func (denyBad) Login(c Client, _ []byte, _ bool) bool { return c.Username != "bad" }
+func (denyBad) Allow(Client, string, Access) bool     { return true }
+
+// TestRefusedLoginOnAccept: a refused login still waits loginFailDelay
+// before its CONNACK, on a goroutine of its own: a client connecting
+// meanwhile is answered at once.
+func TestRefusedLoginOnAccept(t *testing.T) {
+	old := loginFailDelay
+	loginFailDelay = 500 * time.Millisecond
+	defer func() { loginFailDelay = old }()
+	_, log, addr, serve := acceptServer(t, DefaultOptions(), Security{Auth: denyBad{}})
+	bad := dialTCP(t, addr)
+	bad.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "b", CleanStart: true, Version: packet.V311,
+		ProtocolLevel: packet.V311, UsernameFlag: true, Username: "bad"}))
+	start := time.Now()
+	serve()
+	good := dialTCP(t, addr)
+	good.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "g", CleanStart: true, Version: packet.V311,
+		ProtocolLevel: packet.V311, UsernameFlag: true, Username: "good"}))
+	good.expectConnack(0)
+	if el := time.Since(start); el >= loginFailDelay {
+		t.Fatalf("the good client waited %v, behind the refused one", el)
+	}
+	bad.expectConnack(packet.ConnRefusedNotAuth)
+	if el := time.Since(start); el < loginFailDelay {
+		t.Fatalf("refused after %v, want at least %v", el, loginFailDelay)
+	}
+	bad.expectClosed(5 * time.Second)
+	waitFor(t, "the refusal's lines", 5*time.Second, func() bool {
+		return log.count("Client b disconnected, not authorised.\n") == 1
+	})
+}
