@@ -192,3 +192,33 @@ func TestRefusedLoginOnAccept(t *testing.T) {
 		return log.count("Client b disconnected, not authorised.\n") == 1
 	})
 }
+
+// TestShutdownBeforeConnect: Shutdown closes sockets that have not sent
+// their CONNECT, parked or held by a reader, rather than waiting for
+// connect_timeout (90 s by default).
+func TestShutdownBeforeConnect(t *testing.T) {
+	s, _ := testServer(DefaultOptions())
+	addr, err := s.Listen(Listener{Network: "tcp4", Addr: "127.0.0.1:0", MaxQoS: 2, MaxConnections: -1, Security: anonymous})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); s.Serve() }()
+	silent := dialTCP(t, addr.String())
+	half := dialTCP(t, addr.String())
+	half.send([]byte{0x10}) // keeps a reader waiting for the rest
+	waitFor(t, "both sockets accepted", 5*time.Second, func() bool {
+		s.acceptedMu.Lock()
+		defer s.acceptedMu.Unlock()
+		return len(s.accepted) == 2
+	})
+	done := make(chan struct{})
+	go func() { s.Shutdown(); <-served; close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown waited for sockets that sent no CONNECT")
+	}
+	silent.expectClosed(5 * time.Second)
+	half.expectClosed(5 * time.Second)
+}

@@ -494,6 +494,9 @@ func (c *conn) run() {
 // in the listener's count and in Shutdown's wait.
 func (c *conn) end() {
 	c.cleanup()
+	c.srv.acceptedMu.Lock()
+	delete(c.srv.accepted, c)
+	c.srv.acceptedMu.Unlock()
 	c.l.count.Add(-1)
 	c.srv.conns.Done()
 }

@@ -132,9 +132,14 @@ type Server struct {
 	lnMu      sync.Mutex
 	listeners []*listener
 	conns     sync.WaitGroup // every connection, until conn.end (parked ones too)
-	park      parkPoller     // for idle connections (park.go)
-	quit      chan struct{}
-	closing   atomic.Bool
+	// accepted holds every accepted connection until conn.end, so that
+	// Shutdown reaches those that have no session yet (waiting for, or
+	// in the middle of, their CONNECT).
+	acceptedMu sync.Mutex
+	accepted   map[*conn]struct{}
+	park       parkPoller // for idle connections (park.go)
+	quit       chan struct{}
+	closing    atomic.Bool
 
 	forward atomic.Pointer[Forwarder]
 	pers    *persister // nil without persistence (persist.go)
@@ -152,6 +157,7 @@ func New(log *logging.Logger, o Options) *Server {
 		subs:     topic.NewTrie[*session.Session](),
 		retained: topic.NewRetainedSized(func(m *session.Message) int { return len(m.Payload) }),
 		sessions: map[string]*session.Session{},
+		accepted: map[*conn]struct{}{},
 		quit:     make(chan struct{}),
 	}
 }
@@ -324,6 +330,13 @@ func (s *Server) accept(l *listener, nc net.Conn) {
 	}
 	c := newConn(s, l, nc, ip, port)
 	s.conns.Add(1) // conn.end: Done and l.count.Add(-1)
+	s.acceptedMu.Lock()
+	s.accepted[c] = struct{}{}
+	s.acceptedMu.Unlock()
+	if s.closing.Load() {
+		// Shutdown may have listed the accepted connections already.
+		c.fail(reasonShutdown)
+	}
 	if !c.connectOnAccept() {
 		go c.serve()
 	}
@@ -367,6 +380,13 @@ func (s *Server) Shutdown() {
 		ss.Mu.Unlock()
 	}
 	s.mu.Unlock()
+	// And those without a session: a socket that has sent no CONNECT yet
+	// would otherwise hold Shutdown until connect_timeout.
+	s.acceptedMu.Lock()
+	for c := range s.accepted {
+		live = append(live, c)
+	}
+	s.acceptedMu.Unlock()
 	for _, c := range live {
 		c.fail(reasonShutdown) // wakes the parked ones
 	}

@@ -189,3 +189,23 @@ func TestParkedShutdown(t *testing.T) {
 	}
 	b.WaitLog(t, `^mosquitto version \S+ terminating$`, 5*time.Second)
 }
+
+// TestShutdownWithSilentSockets: SIGTERM while sockets have sent no
+// CONNECT, or half of one, exits at once as Mosquitto does, instead of
+// waiting for their connect timeout (90 s).
+func TestShutdownWithSilentSockets(t *testing.T) {
+	t.Parallel()
+	b := StartBroker(t, "listener PORT 127.0.0.1\nallow_anonymous true\n")
+	b.WaitLog(t, "running$", 10*time.Second)
+	m := b.Mark()
+	silent := dialRaw(t, b.Addr)
+	half := dialRaw(t, b.Addr)
+	half.send([]byte{0x10})
+	b.waitLines(t, m, `^New connection from 127\.0\.0\.1:\d+ on port \d+\.$`, `^New connection from 127\.0\.0\.1:\d+ on port \d+\.$`)
+	b.Signal(syscall.SIGTERM)
+	if code := b.Exited(t, 10*time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	silent.expectClosed(5 * time.Second)
+	half.expectClosed(5 * time.Second)
+}
