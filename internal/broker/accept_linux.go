@@ -2,6 +2,7 @@ package broker
 
 import (
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/midgemq/midge/internal/packet"
@@ -23,11 +24,12 @@ import (
 // Everything else starts the reader as before, with nothing consumed: a
 // CONNECT not yet complete, another packet type first, a CONNECT larger
 // than connectPeek, the peer's close, a socket that is not plain TCP or
-// unix. Handling a CONNECT never blocks (attach, logging, the store's
-// queue) except in the delay of a refused login (authz.go), which neither
-// goroutine may wait out: there the CONNECT is handed to a goroutine of its
-// own (connectLater), which runs it again from the start; nothing was sent
-// or logged for it yet.
+// unix. Both goroutines serve everyone, so what could take long is not
+// done there: a login that hashes a password (QuickLogin), a refused
+// login's delay (authz.go) and a wait for the sessions' lock (handle.go).
+// handleConnect then returns before it has sent or logged anything, and
+// the CONNECT is handed to a goroutine of its own (connectLater), which
+// runs it again from the start.
 
 // connectPeek is the largest CONNECT handled without a reader goroutine.
 const connectPeek = 512
@@ -44,7 +46,7 @@ func (c *conn) connectOnAccept() bool {
 	if !canPark(c.nc) || c.srv.park.get() == nil || c.rawConn() == nil {
 		return false
 	}
-	switch c.connectNow() {
+	switch c.connectNow(&c.srv.connectPaths.accept) {
 	case connectHandled:
 		return true
 	case connectNothing:
@@ -68,7 +70,7 @@ func (c *conn) connectOnPoll() {
 		go c.end()
 		return
 	}
-	if c.connectNow() != connectHandled {
+	if c.connectNow(&c.srv.connectPaths.poll) != connectHandled {
 		// The peer closed, or sent something else first: the reader
 		// finds out which, as it would have.
 		go c.serve()
@@ -85,8 +87,9 @@ const (
 
 // connectNow handles a CONNECT already complete on the socket, and then
 // parks the connection, hands it to a goroutine that reads on, or ends it.
-// A caller other than the reader runs it, on a connection it owns.
-func (c *conn) connectNow() connectResult {
+// A caller other than the reader runs it, on a connection it owns; handled
+// counts the CONNECTs it handles there.
+func (c *conn) connectNow(handled *atomic.Int64) connectResult {
 	op := recvOps.Get().(*recvOp)
 	defer func() {
 		*op = recvOp{fn: op.fn}
@@ -127,6 +130,11 @@ func (c *conn) connectNow() connectResult {
 	ok := c.handle(first, pkt[hn:])
 	retry := c.onAccept == acceptRetry
 	c.onAccept = acceptNone
+	if retry {
+		c.srv.connectPaths.later.Add(1)
+	} else {
+		handled.Add(1)
+	}
 	switch {
 	case retry:
 		go c.connectLater(append([]byte(nil), pkt...))

@@ -3,7 +3,9 @@
 package broker
 
 import (
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,12 +70,18 @@ func TestConnectOnAccept(t *testing.T) {
 	serve()
 	early.expectConnack(0)
 	waitParked(t, s, 1)
+	if a, p := s.connectPaths.accept.Load(), s.connectPaths.poll.Load(); a != 1 || p != 0 {
+		t.Fatalf("CONNECTs handled at accept %d, on the poller %d; want 1, 0", a, p)
+	}
 
 	late := dialTCP(t, addr)
 	waitParked(t, s, 2) // parked before its CONNECT
 	late.send(connectBytes("late"))
 	late.expectConnack(0)
 	waitParked(t, s, 2)
+	if a, p := s.connectPaths.accept.Load(), s.connectPaths.poll.Load(); a != 1 || p != 1 {
+		t.Fatalf("CONNECTs handled at accept %d, on the poller %d; want 1, 1", a, p)
+	}
 
 	// Woken by their next packets, they read on as usual.
 	late.subscribe("t/#", 1)
@@ -92,7 +100,7 @@ func TestConnectOnAccept(t *testing.T) {
 // TestConnectPipelined: packets sent with the CONNECT, in the same write,
 // are read and answered in order after the CONNACK.
 func TestConnectPipelined(t *testing.T) {
-	_, _, addr, serve := acceptServer(t, DefaultOptions(), anonymous)
+	s, _, addr, serve := acceptServer(t, DefaultOptions(), anonymous)
 	c := dialTCP(t, addr)
 	b := connectBytes("pipelined")
 	b = packet.AppendSubscribe(b, packet.V311, &packet.Subscribe{PacketID: 5,
@@ -107,12 +115,15 @@ func TestConnectPipelined(t *testing.T) {
 	if _, ok := c.read().(*packet.Pingresp); !ok {
 		t.Fatal("no PINGRESP")
 	}
+	if n := s.connectPaths.accept.Load(); n != 1 {
+		t.Fatalf("%d CONNECTs handled at accept, want 1", n)
+	}
 }
 
 // TestConnectInPieces: a CONNECT that arrives a few bytes at a time, or
 // larger than the peek, is left to the reader, which answers it as before.
 func TestConnectInPieces(t *testing.T) {
-	_, _, addr, serve := acceptServer(t, DefaultOptions(), anonymous)
+	s, _, addr, serve := acceptServer(t, DefaultOptions(), anonymous)
 	serve()
 	c := dialTCP(t, addr)
 	b := connectBytes("pieces")
@@ -125,6 +136,9 @@ func TestConnectInPieces(t *testing.T) {
 	big.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "big", CleanStart: true, Version: packet.V311,
 		ProtocolLevel: packet.V311, UsernameFlag: true, Username: strings.Repeat("u", 2*connectPeek)}))
 	big.expectConnack(0)
+	if a, p, l := s.connectPaths.accept.Load(), s.connectPaths.poll.Load(), s.connectPaths.later.Load(); a+p+l != 0 {
+		t.Fatalf("CONNECTs handled without their reader: %d at accept, %d on the poller, %d handed over", a, p, l)
+	}
 }
 
 // TestConnectTimeoutWhileParked: a socket that sends nothing is closed at
@@ -157,40 +171,132 @@ func TestConnectTimeoutWhileParked(t *testing.T) {
 	})
 }
 
-// denyBad refuses the username "bad".
-type denyBad struct{}
+// denyBad refuses the username "bad" and counts its Login calls; with
+// quick, it says its Login is cheap (QuickLogin), as one without a password
+// file does.
+type denyBad struct {
+	quick bool
+	calls *atomic.Int64
+}
 
-func (denyBad) Login(c Client, _ []byte, _ bool) bool { return c.Username != "bad" }
-func (denyBad) Allow(Client, string, Access) bool     { return true }
+func (d denyBad) Login(c Client, _ []byte, _ bool) bool {
+	d.calls.Add(1)
+	return c.Username != "bad"
+}
+func (denyBad) Allow(Client, string, Access) bool { return true }
+
+type quickDenyBad struct{ denyBad }
+
+func (quickDenyBad) QuickLogin(Client) bool { return true }
 
 // TestRefusedLoginOnAccept: a refused login still waits loginFailDelay
 // before its CONNACK, on a goroutine of its own: a client connecting
-// meanwhile is answered at once.
+// meanwhile is answered at once. A login that hashes a password is never
+// made on the accepting goroutine (each CONNECT calls Login once); a quick
+// one is, and only a refusal is handed over.
 func TestRefusedLoginOnAccept(t *testing.T) {
 	old := loginFailDelay
 	loginFailDelay = 500 * time.Millisecond
 	defer func() { loginFailDelay = old }()
-	_, log, addr, serve := acceptServer(t, DefaultOptions(), Security{Auth: denyBad{}})
-	bad := dialTCP(t, addr)
-	bad.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "b", CleanStart: true, Version: packet.V311,
-		ProtocolLevel: packet.V311, UsernameFlag: true, Username: "bad"}))
-	start := time.Now()
+	for _, quick := range []bool{false, true} {
+		t.Run(fmt.Sprint("quick=", quick), func(t *testing.T) {
+			var calls atomic.Int64
+			var au Auth = denyBad{calls: &calls}
+			if quick {
+				au = quickDenyBad{denyBad{calls: &calls}}
+			}
+			s, log, addr, serve := acceptServer(t, DefaultOptions(), Security{Auth: au})
+			bad := dialTCP(t, addr)
+			bad.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "b", CleanStart: true, Version: packet.V311,
+				ProtocolLevel: packet.V311, UsernameFlag: true, Username: "bad"}))
+			start := time.Now()
+			serve()
+			good := dialTCP(t, addr)
+			good.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "g", CleanStart: true, Version: packet.V311,
+				ProtocolLevel: packet.V311, UsernameFlag: true, Username: "good"}))
+			good.expectConnack(0)
+			if el := time.Since(start); el >= loginFailDelay {
+				t.Fatalf("the good client waited %v, behind the refused one", el)
+			}
+			bad.expectConnack(packet.ConnRefusedNotAuth)
+			if el := time.Since(start); el < loginFailDelay {
+				t.Fatalf("refused after %v, want at least %v", el, loginFailDelay)
+			}
+			bad.expectClosed(5 * time.Second)
+			waitFor(t, "the refusal's lines", 5*time.Second, func() bool {
+				return log.count("Client b disconnected, not authorised.\n") == 1
+			})
+			inline := s.connectPaths.accept.Load() + s.connectPaths.poll.Load()
+			later := s.connectPaths.later.Load()
+			if quick {
+				if inline != 1 || later != 1 {
+					t.Fatalf("quick login: %d CONNECTs handled inline, %d handed over; want 1, 1", inline, later)
+				}
+			} else if inline != 0 || later != 2 || calls.Load() != 2 {
+				t.Fatalf("password login: %d inline, %d handed over, %d Login calls; want 0, 2, 2", inline, later, calls.Load())
+			}
+		})
+	}
+}
+
+// blockingAuth holds the Login of username "slow" until release is closed.
+type blockingAuth struct{ entered, release chan struct{} }
+
+func (b blockingAuth) Login(c Client, _ []byte, _ bool) bool {
+	if c.Username == "slow" {
+		close(b.entered)
+		<-b.release
+	}
+	return true
+}
+func (blockingAuth) Allow(Client, string, Access) bool { return true }
+
+// QuickLogin: all but "slow" (whose login stands for a password hash).
+func (blockingAuth) QuickLogin(c Client) bool { return c.Username != "slow" }
+
+// TestSlowConnectHoldsNoOneUp: a CONNECT whose login takes long, or that
+// finds the sessions' lock held, is finished on its own goroutine: a
+// parked client is served and new clients are answered meanwhile.
+func TestSlowConnectHoldsNoOneUp(t *testing.T) {
+	au := blockingAuth{entered: make(chan struct{}), release: make(chan struct{})}
+	released := false
+	defer func() {
+		if !released { // a failure below: let the login end, for Shutdown
+			close(au.release)
+		}
+	}()
+	s, _, addr, serve := acceptServer(t, DefaultOptions(), Security{AllowAnonymous: true, Auth: au})
 	serve()
-	good := dialTCP(t, addr)
-	good.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "g", CleanStart: true, Version: packet.V311,
-		ProtocolLevel: packet.V311, UsernameFlag: true, Username: "good"}))
-	good.expectConnack(0)
-	if el := time.Since(start); el >= loginFailDelay {
-		t.Fatalf("the good client waited %v, behind the refused one", el)
-	}
-	bad.expectConnack(packet.ConnRefusedNotAuth)
-	if el := time.Since(start); el < loginFailDelay {
-		t.Fatalf("refused after %v, want at least %v", el, loginFailDelay)
-	}
-	bad.expectClosed(5 * time.Second)
-	waitFor(t, "the refusal's lines", 5*time.Second, func() bool {
-		return log.count("Client b disconnected, not authorised.\n") == 1
-	})
+	idle := dialTCP(t, addr)
+	idle.connect(&packet.Connect{ClientID: "idle", CleanStart: true, KeepAlive: 60})
+	waitParked(t, s, 1)
+
+	slow := dialTCP(t, addr)
+	slow.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "s", CleanStart: true, Version: packet.V311,
+		ProtocolLevel: packet.V311, UsernameFlag: true, Username: "slow"}))
+	<-au.entered
+	idle.ping() // woken by the poller and answered while the login waits
+	quick := dialTCP(t, addr)
+	quick.connect(&packet.Connect{ClientID: "q", CleanStart: true})
+	released = true
+	close(au.release)
+	slow.expectConnack(0)
+
+	// The sessions' lock held: the CONNECT is handed over, not waited for.
+	s.mu.Lock()
+	held := true
+	defer func() {
+		if held { // a failure below: Shutdown needs the lock
+			s.mu.Unlock()
+		}
+	}()
+	locked := dialTCP(t, addr)
+	locked.send(connectBytes("locked"))
+	waitFor(t, "the CONNECT handed over", 5*time.Second, func() bool { return s.connectPaths.later.Load() == 2 })
+	idle.ping()
+	held = false
+	s.mu.Unlock()
+	locked.expectConnack(0)
 }
 
 // TestShutdownBeforeConnect: Shutdown closes sockets that have not sent

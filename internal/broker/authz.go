@@ -115,6 +115,12 @@ func willAllowed(w *session.Will) bool {
 // login decides a CONNECT's credentials. A refusal is delayed (see
 // loginFailDelay) unless the broker is shutting down.
 func (c *conn) login(sec *Security, o *owner) bool {
+	if c.onAccept == acceptInline && sec.Auth != nil {
+		if q, quick := sec.Auth.(QuickLogin); !quick || !q.QuickLogin(o.client) {
+			c.onAccept = acceptRetry // on the connection's own goroutine
+			return false
+		}
+	}
 	ok := sec.AllowAnonymous
 	if sec.Auth != nil {
 		ok = sec.Auth.Login(o.client, o.password, o.hasPassword)

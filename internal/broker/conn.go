@@ -475,7 +475,7 @@ func isConnLost(err error) bool {
 // buffers come from a pool and go back whenever the buffer is empty, so an
 // idle connection waits in a one-byte read, or is parked, with no buffer.
 func (c *conn) serve() {
-	c.nc.SetReadDeadline(monoTime(c.lastRead).Add(c.srv.Options().ConnectTimeout))
+	c.nc.SetReadDeadline(c.connectDeadline()) // connect_timeout 0: none
 	if !canPark(c.nc) {
 		c.pk = noPark
 	}

@@ -360,7 +360,20 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 		lim.MaxInflight = int(cp.Props.ReceiveMaximum)
 	}
 
-	ss, present := s.attach(c, id, cp.CleanStart, expiry, lim)
+	var ss *session.Session
+	var present bool
+	switch {
+	case c.onAccept != acceptInline:
+		ss, present = s.attach(c, id, cp.CleanStart, expiry, lim)
+	case s.mu.TryLock():
+		ss, present = s.attachLocked(c, id, cp.CleanStart, expiry, lim)
+	default:
+		// The sessions' lock is held (a reload's recheck of every client,
+		// the expiry scan): wait for it on the connection's own goroutine,
+		// not on one that others wait for. Nothing was sent or logged yet.
+		c.onAccept = acceptRetry
+		return false
+	}
 	c.sess = ss
 	// Under wmu: a takeover by another connection may call c.fail, which
 	// reads connected, at the same time.

@@ -54,15 +54,30 @@ func monoTime(t int64) time.Time { return clockBase.Add(time.Duration(t - 1)) }
 // [MQTT311-3.1.2-24] [MQTT5-3.1.2-22]; 0 for none.
 func (c *conn) kaLimit() int64 { return int64(c.keepalive * 3 / 2) }
 
+// connectLimit is when a connection that has not completed its CONNECT is
+// closed (monoNow time; 0 for never): connect_timeout after the accept, or
+// never with connect_timeout 0.
+func (c *conn) connectLimit() int64 {
+	if ct := c.srv.Options().ConnectTimeout; ct > 0 {
+		return c.lastRead + int64(ct)
+	}
+	return 0
+}
+
+// connectDeadline is connectLimit as a read deadline (zero: none).
+func (c *conn) connectDeadline() time.Time {
+	if at := c.connectLimit(); at > 0 {
+		return monoTime(at)
+	}
+	return time.Time{}
+}
+
 // parkLimit is when a parked connection must be woken although its socket
-// is quiet (monoNow time; 0 for never): connect_timeout from the accept for
-// one waiting for its CONNECT, else the keepalive expiry.
+// is quiet (monoNow time; 0 for never): connectLimit for one waiting for
+// its CONNECT, else the keepalive expiry.
 func (c *conn) parkLimit() int64 {
 	if !c.connected {
-		if ct := c.srv.Options().ConnectTimeout; ct > 0 {
-			return c.lastRead + int64(ct)
-		}
-		return 0
+		return c.connectLimit()
 	}
 	if ka := c.kaLimit(); ka > 0 {
 		return c.lastRead + ka
@@ -155,7 +170,7 @@ func (c *conn) awake() bool {
 	if !c.connected {
 		// Parked before its CONNECT (accept_linux.go): the reader waits for
 		// it until connect_timeout from the accept, as serve sets.
-		c.nc.SetReadDeadline(monoTime(c.lastRead).Add(c.srv.Options().ConnectTimeout))
+		c.nc.SetReadDeadline(c.connectDeadline())
 		return true
 	}
 	now := monoNow()

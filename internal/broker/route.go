@@ -173,6 +173,11 @@ func (s *Server) deliver(ss *session.Session, m *session.Message, qos byte, reta
 // It reports whether a session was resumed (CONNACK session present).
 func (s *Server) attach(c *conn, id string, clean bool, expiry uint32, lim session.Limits) (*session.Session, bool) {
 	s.mu.Lock()
+	return s.attachLocked(c, id, clean, expiry, lim)
+}
+
+// attachLocked is attach with s.mu already held; it releases it.
+func (s *Server) attachLocked(c *conn, id string, clean bool, expiry uint32, lim session.Limits) (*session.Session, bool) {
 	old := s.sessions[id]
 	var oldConn *conn
 	var oldWill *session.Will

@@ -116,6 +116,15 @@ type Auth interface {
 	Allow(c Client, topic string, a Access) bool
 }
 
+// QuickLogin is implemented by an Auth that can tell whether its Login for
+// c is cheap (no password to hash). A CONNECT is handled on the accepting
+// or the poller's goroutine (accept_linux.go) only when its login is
+// quick; a password check, which can take milliseconds, runs on the
+// connection's own goroutine so that it holds up no one else.
+type QuickLogin interface {
+	QuickLogin(c Client) bool
+}
+
 // Server is one broker.
 type Server struct {
 	log *logging.Logger
@@ -137,9 +146,13 @@ type Server struct {
 	// in the middle of, their CONNECT).
 	acceptedMu sync.Mutex
 	accepted   map[*conn]struct{}
-	park       parkPoller // for idle connections (park.go)
-	quit       chan struct{}
-	closing    atomic.Bool
+	// connectPaths counts CONNECTs handled without a reader
+	// (accept_linux.go): on the accepting goroutine, on the poller's, and
+	// handed from either to a goroutine of their own.
+	connectPaths struct{ accept, poll, later atomic.Int64 }
+	park         parkPoller // for idle connections (park.go)
+	quit         chan struct{}
+	closing      atomic.Bool
 
 	forward atomic.Pointer[Forwarder]
 	pers    *persister // nil without persistence (persist.go)
