@@ -328,3 +328,22 @@ func TestShutdownBeforeConnect(t *testing.T) {
 	silent.expectClosed(5 * time.Second)
 	half.expectClosed(5 * time.Second)
 }
+
+// TestConnectTimeoutZero: connect_timeout 0 is no limit, for a CONNECT that
+// comes in pieces (the reader's path) as for a socket parked before it.
+func TestConnectTimeoutZero(t *testing.T) {
+	o := DefaultOptions()
+	o.ConnectTimeout = 0
+	s, _, addr, serve := acceptServer(t, o, anonymous)
+	serve()
+	silent := dialTCP(t, addr)
+	waitParked(t, s, 1) // parked before its CONNECT, with no timer
+	c := dialTCP(t, addr)
+	b := connectBytes("zero")
+	c.send(b[:3])
+	time.Sleep(50 * time.Millisecond) // the client's pace
+	c.send(b[3:])
+	c.expectConnack(0)
+	silent.send(connectBytes("silent"))
+	silent.expectConnack(0)
+}
