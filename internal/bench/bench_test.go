@@ -122,3 +122,29 @@ func TestHistogram(t *testing.T) {
 		}
 	}
 }
+
+// TestStalledTargets: the stalled-subscriber rows compare the case with the
+// stalled subscriber against the plain fan-out, by throughput and by broker
+// CPU per delivered message, each with its own 5% margin.
+func TestStalledTargets(t *testing.T) {
+	res := func(name string, perS, cpuMsg float64) *Result {
+		return &Result{Name: name, Label: "midge", Scenario: "fanout", MsgsPerSec: perS,
+			Broker: &BrokerStats{CPUPerMsg: cpuMsg}}
+	}
+	for _, c := range []struct {
+		slowPerS, slowCPU float64
+		want              []string
+	}{
+		{980, 0.51, []string{"| 98% | yes |", "| 102% | yes |"}},
+		{900, 0.51, []string{"| 90% | **no** |", "| 102% | yes |"}},
+		{990, 0.60, []string{"| 99% | yes |", "| 120% | **no** |"}},
+	} {
+		var out bytes.Buffer
+		writeTargets(&out, []*Result{res("qos0-fanout", 1000, 0.5), res("qos0-fanout-slow", c.slowPerS, c.slowCPU)}, "midge", "mosquitto")
+		for _, want := range append(c.want, "qos0-fanout-slow: zero loss for midge | 0 lost | yes") {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%v: report lacks %q:\n%s", c, want, out.String())
+			}
+		}
+	}
+}

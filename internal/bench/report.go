@@ -283,6 +283,16 @@ func writeTargets(w io.Writer, rs []*Result, a, b string) {
 				fmt.Sprintf("%.0f%%", 100*v/v0), verdict(v >= 0.95*v0)})
 		}
 	}
+	// The same question asked of the broker's work, which a closed loop's
+	// run-to-run swings in throughput do not move: what each delivered
+	// message costs with the stalled subscriber, against without.
+	if v, ok := get("qos0-fanout-slow", a, mCPUMsg); ok {
+		if v0, ok := get("qos0-fanout", a, mCPUMsg); ok && v0 > 0 {
+			rows = append(rows, row{"qos0-fanout-slow: " + a + " broker CPU per delivered message with a stalled subscriber <= 105% of qos0-fanout",
+				fmt.Sprintf("%.0f%%", 100*v/v0), verdict(v <= 1.05*v0)})
+		}
+	}
+	zero("qos0-fanout-slow")
 	if len(rows) == 0 {
 		return
 	}
