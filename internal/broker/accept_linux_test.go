@@ -347,3 +347,45 @@ func TestConnectTimeoutZero(t *testing.T) {
 	silent.send(connectBytes("silent"))
 	silent.expectConnack(0)
 }
+
+// TestShutdownDuringConnect: Shutdown fails a connection whose CONNECT is
+// still being handled (here waiting in a password check on its own
+// goroutine); run with -race, this caught fail reading the protocol
+// version unordered against the CONNECT writing it.
+func TestShutdownDuringConnect(t *testing.T) {
+	au := blockingAuth{entered: make(chan struct{}), release: make(chan struct{})}
+	released := false
+	defer func() {
+		if !released {
+			close(au.release)
+		}
+	}()
+	s, _, addr, serve := acceptServer(t, DefaultOptions(), Security{AllowAnonymous: true, Auth: au})
+	serve()
+	slow := dialTCP(t, addr)
+	slow.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "s", CleanStart: true, Version: packet.V5,
+		ProtocolLevel: packet.V5, UsernameFlag: true, Username: "slow"}))
+	// Not <-au.entered: that would order the CONNECT's work before
+	// Shutdown, which is what the race detector must see unordered.
+	waitFor(t, "the CONNECT handed over", 5*time.Second, func() bool { return s.connectPaths.later.Load() == 1 })
+	done := make(chan struct{})
+	go func() { s.Shutdown(); close(done) }()
+	waitFor(t, "Shutdown to fail the connection", 5*time.Second, func() bool {
+		s.acceptedMu.Lock()
+		defer s.acceptedMu.Unlock()
+		for c := range s.accepted {
+			if c.reason.Load() == int32(reasonShutdown) {
+				return true
+			}
+		}
+		return false
+	})
+	released = true
+	close(au.release)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not return once the login ended")
+	}
+	slow.expectClosed(5 * time.Second)
+}

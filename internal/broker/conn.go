@@ -250,7 +250,10 @@ func (c *conn) failText(r closeReason, text string) {
 	c.errText = text
 	c.reason.Store(int32(r))
 	c.wake() // a parked reader must run its cleanup
-	if c.version == packet.V5 && c.connected && int(r) < len(reasonV5Codes) && reasonV5Codes[r] != 0 && !c.wclosed {
+	// connected first: it is written under wmu after version, which orders
+	// the read of version against a CONNECT still running (Shutdown fails
+	// connections that have none yet).
+	if c.connected && c.version == packet.V5 && int(r) < len(reasonV5Codes) && reasonV5Codes[r] != 0 && !c.wclosed {
 		c.out = packet.AppendDisconnect(c.outBuf(), packet.V5, &packet.Disconnect{Code: reasonV5Codes[r]})
 	}
 	c.closeAfter = true

@@ -120,7 +120,10 @@ type Auth interface {
 // c is cheap (no password to hash). A CONNECT is handled on the accepting
 // or the poller's goroutine (accept_linux.go) only when its login is
 // quick; a password check, which can take milliseconds, runs on the
-// connection's own goroutine so that it holds up no one else.
+// connection's own goroutine so that it holds up no one else. A quick
+// Login may be called twice for one CONNECT (when it refuses, or the
+// sessions' lock is held, the CONNECT is run again on its own goroutine),
+// so it must have no side effects.
 type QuickLogin interface {
 	QuickLogin(c Client) bool
 }
