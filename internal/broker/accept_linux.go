@@ -34,12 +34,6 @@ import (
 // connectPeek is the largest CONNECT handled without a reader goroutine.
 const connectPeek = 512
 
-const (
-	acceptNone   uint8 = iota
-	acceptInline       // a goroutine other than the reader handles the CONNECT
-	acceptRetry        // it must hand the CONNECT over (a refused login)
-)
-
 // connectOnAccept runs on the accepting goroutine. It reports false when
 // the caller must start the reader (nothing was consumed).
 func (c *conn) connectOnAccept() bool {

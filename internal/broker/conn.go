@@ -61,6 +61,13 @@ var reasonV5Codes = [...]packet.ReasonCode{
 	reasonShutdown:       0,
 }
 
+// conn.onAccept values.
+const (
+	acceptNone   uint8 = iota // the reader handles the CONNECT
+	acceptInline              // the accepting or the poller's goroutine does
+	acceptRetry               // which must hand it to connectLater
+)
+
 const (
 	readBufSize   = 4096
 	maxConnectLen = 100000 // Mosquitto's cap on a CONNECT's remaining length
@@ -182,8 +189,10 @@ type conn struct {
 	// reader to write it before its next read (endReply, flushReplies).
 	replyDue bool
 	// onAccept (reader-owned) is acceptInline while the accepting or the
-	// poller's goroutine handles the CONNECT (accept_linux.go); login sets
-	// it to acceptRetry where a refusal must wait, which neither may do.
+	// poller's goroutine handles the CONNECT (accept_linux.go), and
+	// acceptRetry once handleConnect has found it must be finished on a
+	// goroutine of its own (a password to check, a refusal to delay, the
+	// sessions' lock held).
 	onAccept uint8
 	// pk is made on the first park or the first reply the reader writes
 	// itself (sendNow); noPark for a connection that never parks (park.go:

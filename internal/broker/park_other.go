@@ -26,9 +26,3 @@ func (c *conn) sendNow([]byte) (int, error) { return 0, nil }
 
 // connectOnAccept: the reader handles every CONNECT (accept_linux.go).
 func (c *conn) connectOnAccept() bool { return false }
-
-const (
-	acceptNone uint8 = iota
-	acceptInline
-	acceptRetry
-)
