@@ -84,20 +84,16 @@ const (
 // A caller other than the reader runs it, on a connection it owns; handled
 // counts the CONNECTs it handles there.
 func (c *conn) connectNow(handled *atomic.Int64) connectResult {
-	op := recvOps.Get().(*recvOp)
-	defer func() {
-		*op = recvOp{fn: op.fn}
-		recvOps.Put(op)
-	}()
 	buf := getBuf()
 	defer putBuf(buf)
-	if !op.recv(c.pk, buf[:connectPeek], syscall.MSG_PEEK|syscall.MSG_DONTWAIT) {
-		if op.err == syscall.EAGAIN {
+	n, err := recvNow(c.pk, buf[:connectPeek], syscall.MSG_PEEK)
+	if n <= 0 {
+		if err == syscall.EAGAIN {
 			return connectNothing
 		}
 		return connectOther // closed, or an error: the reader reads it
 	}
-	b := buf[:op.n]
+	b := buf[:n]
 	if packet.Type(b[0]>>4) != packet.CONNECT {
 		return connectOther // the reader fails it, as for any first byte
 	}
@@ -111,7 +107,7 @@ func (c *conn) connectNow(handled *atomic.Int64) connectResult {
 	// Consume exactly the CONNECT: anything after it stays on the socket,
 	// and the park below wakes at once for it.
 	pkt := buf[:hn+rem]
-	if !op.recv(c.pk, pkt, syscall.MSG_DONTWAIT) || op.n != len(pkt) {
+	if n, _ := recvNow(c.pk, pkt, 0); n != len(pkt) {
 		// Not for bytes just peeked; the reader must never be given a
 		// stream with a hole in it.
 		c.readErr = syscall.EIO
@@ -161,8 +157,23 @@ func (c *conn) connectLater(pkt []byte) {
 	c.end()
 }
 
-// recvOp is one non-blocking receive on a socket, pooled with its method
-// value like sendOp.
+// recvNow makes one non-blocking receive (MSG_DONTWAIT added to flags) on
+// a plain socket: n > 0 bytes came, 0 the peer closed, or -1 with err
+// (EAGAIN: nothing there yet).
+func recvNow(pk *parking, b []byte, flags int) (n int, err error) {
+	op := recvOps.Get().(*recvOp)
+	op.b, op.flags = b, flags|syscall.MSG_DONTWAIT
+	if cerr := pk.rc.Control(op.fn); cerr != nil {
+		op.n, op.err = -1, cerr
+	}
+	n, err = op.n, op.err
+	*op = recvOp{fn: op.fn}
+	recvOps.Put(op)
+	return n, err
+}
+
+// recvOp is one recvNow, pooled with its method value like sendOp, so that
+// a receive allocates nothing.
 type recvOp struct {
 	b     []byte
 	flags int
@@ -184,14 +195,4 @@ func (op *recvOp) do(fd uintptr) {
 			return
 		}
 	}
-}
-
-// recv receives into b without waiting and reports whether bytes came.
-func (op *recvOp) recv(pk *parking, b []byte, flags int) bool {
-	op.b, op.flags = b, flags
-	if err := pk.rc.Control(op.fn); err != nil {
-		op.n, op.err = 0, err
-		return false
-	}
-	return op.err == nil && op.n > 0
 }

@@ -354,11 +354,8 @@ func (c *conn) bytesWaiting() bool {
 	if pk == nil || pk.rc == nil { // not a plain socket (noPark has no rc)
 		return false
 	}
-	var n int
 	var b [1]byte
-	pk.rc.Control(func(fd uintptr) {
-		n, _, _ = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	})
+	n, _ := recvNow(pk, b[:], syscall.MSG_PEEK)
 	return n > 0
 }
 
