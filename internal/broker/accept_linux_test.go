@@ -59,6 +59,26 @@ func (p *pipeClient) expectConnack(code packet.ReasonCode) {
 	}
 }
 
+// readPiece waits until the broker has read n bytes in all, so that what
+// the client sends next arrives as a separate piece.
+func readPiece(t *testing.T, s *Server, n int64) {
+	t.Helper()
+	waitFor(t, fmt.Sprint(n, " bytes read"), 5*time.Second, func() bool { return s.Stats.BytesReceived.Load() >= n })
+}
+
+// shutdownWithin runs Shutdown and waits at most d for it and Serve
+// (closing served) to return.
+func shutdownWithin(t *testing.T, s *Server, served <-chan struct{}, d time.Duration, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { s.Shutdown(); <-served; close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatal(what)
+	}
+}
+
 // TestConnectOnAccept: a CONNECT already on the socket when it is accepted
 // is answered without a reader goroutine, and so is one that comes after
 // the accept (the socket waits in the poller for it); the connections are
@@ -128,7 +148,7 @@ func TestConnectInPieces(t *testing.T) {
 	c := dialTCP(t, addr)
 	b := connectBytes("pieces")
 	c.send(b[:3])
-	time.Sleep(20 * time.Millisecond) // the client's pace, not a wait for the broker
+	readPiece(t, s, 3)
 	c.send(b[3:])
 	c.expectConnack(0)
 
@@ -318,13 +338,7 @@ func TestShutdownBeforeConnect(t *testing.T) {
 		defer s.acceptedMu.Unlock()
 		return len(s.accepted) == 2
 	})
-	done := make(chan struct{})
-	go func() { s.Shutdown(); <-served; close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Shutdown waited for sockets that sent no CONNECT")
-	}
+	shutdownWithin(t, s, served, 5*time.Second, "Shutdown waited for sockets that sent no CONNECT")
 	silent.expectClosed(5 * time.Second)
 	half.expectClosed(5 * time.Second)
 }
@@ -341,7 +355,7 @@ func TestConnectTimeoutZero(t *testing.T) {
 	c := dialTCP(t, addr)
 	b := connectBytes("zero")
 	c.send(b[:3])
-	time.Sleep(50 * time.Millisecond) // the client's pace
+	readPiece(t, s, 3) // past the accept time the old deadline was set to
 	c.send(b[3:])
 	c.expectConnack(0)
 	silent.send(connectBytes("silent"))

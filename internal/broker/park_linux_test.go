@@ -252,13 +252,7 @@ func TestParkedShutdown(t *testing.T) {
 		cs = append(cs, c)
 	}
 	waitParked(t, s, 20)
-	done := make(chan struct{})
-	go func() { s.Shutdown(); <-served; close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Shutdown did not return")
-	}
+	shutdownWithin(t, s, served, 10*time.Second, "Shutdown did not return")
 	if s.park.p.Load() != nil {
 		t.Fatal("poller still set")
 	}
