@@ -190,7 +190,7 @@ var recvOps = sync.Pool{New: func() any {
 
 func (op *recvOp) do(fd uintptr) {
 	for {
-		op.n, _, op.err = syscall.Recvfrom(int(fd), op.b, op.flags)
+		op.n, op.err = rawRecv(int(fd), op.b, op.flags)
 		if op.err != syscall.EINTR {
 			return
 		}

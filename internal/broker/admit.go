@@ -84,13 +84,24 @@ func (c *admittedConn) Close() error {
 // NetConn returns the socket (setNoDelay and the like look through).
 func (c *admittedConn) NetConn() net.Conn { return c.Conn }
 
+// noDelayRaw applies set_tcp_nodelay to a socket accepted without Go's net
+// (sock_linux.go), where nothing has turned TCP_NODELAY on: only true takes
+// a call, and its failure is logged, as Mosquitto does.
+func (s *Server) noDelayRaw(fd int) {
+	if s.Options().SetTCPNoDelay && rawSetNoDelay(fd) != nil {
+		s.log.Log(logcat.NoDelayFailed)
+	}
+}
+
 // setNoDelay applies set_tcp_nodelay to a TCP socket, under any TLS layer
 // (anything with NetConn). Mosquitto leaves Nagle's algorithm on unless
 // set_tcp_nodelay is true. Go's accept has already turned TCP_NODELAY on
 // (net.TCPConn's default), so only false takes a call: a second
-// setsockopt for true was 4% of a connect storm's CPU. Mosquitto's
+// setsockopt for true was 4% of a connect storm's CPU. (A plain TCP
+// listener on Linux accepts without Go's net and sets the option there,
+// only when true: sock_linux.go.) Mosquitto's
 // "Unable to set TCP_NODELAY." (logcat.NoDelayFailed) is therefore never
-// logged: Go ignores a failure of its own call, which TCP sockets do not
+// logged here: Go ignores a failure of its own call, which TCP sockets do not
 // have. Unix sockets have no such option and are left alone.
 func (s *Server) setNoDelay(nc net.Conn) {
 	if s.Options().SetTCPNoDelay {

@@ -28,7 +28,7 @@ type parking struct {
 // one wrapped by its listener, as midge's unix listener does: app).
 func canPark(nc net.Conn) bool {
 	switch nc.(type) {
-	case *net.TCPConn, *net.UnixConn:
+	case *sock, *net.TCPConn, *net.UnixConn:
 		return true
 	}
 	return false
@@ -94,7 +94,7 @@ func (p *poller) run(ended func()) {
 		n := 0
 		var werr error
 		err := p.rc.Read(func(fd uintptr) bool {
-			n, werr = syscall.EpollWait(int(fd), events, 0)
+			n, werr = rawEpollPoll(int(fd), events)
 			// Nothing ready (or EINTR): wait for the netpoller.
 			return n > 0 || werr != nil && werr != syscall.EINTR && werr != syscall.EAGAIN
 		})
@@ -146,12 +146,12 @@ func (p *poller) arm(pk *parking, id uint64) error {
 	var err error
 	cerr := pk.rc.Control(func(fd uintptr) {
 		if pk.added {
-			err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
+			err = rawEpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, int(fd), &ev)
 			if err != syscall.ENOENT {
 				return
 			}
 		}
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+		err = rawEpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
 		pk.added = err == nil
 	})
 	if cerr != nil {
@@ -340,7 +340,7 @@ var sendOps = sync.Pool{New: func() any {
 
 func (op *sendOp) write(fd uintptr) bool {
 	for {
-		op.n, op.err = syscall.Write(int(fd), op.b)
+		op.n, op.err = rawWrite(int(fd), op.b)
 		if op.err != syscall.EINTR {
 			return true // done, or would block: never wait here
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -440,7 +441,11 @@ func TestOwnRepliesInOrder(t *testing.T) {
 			c := ss.Conn.(*conn)
 			ss.Mu.Unlock()
 			// A fixed send buffer: no autotuning to hold all the PUBACKs.
-			c.nc.(*net.TCPConn).SetWriteBuffer(4096)
+			rc, err := c.nc.(syscall.Conn).SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096) })
 
 			const n = 20000
 			id := func(i int) uint16 { return uint16(i%65535 + 1) }

@@ -26,3 +26,15 @@ func (c *conn) sendNow([]byte) (int, error) { return 0, nil }
 
 // connectOnAccept: the reader handles every CONNECT (accept_linux.go).
 func (c *conn) connectOnAccept() bool { return false }
+
+// sockAccepter: listeners accept with Go's net (sock_linux.go).
+type sockAccepter struct{}
+
+func newSockAccepter(net.Listener, func(int)) *sockAccepter { return nil }
+
+func (*sockAccepter) Accept() (net.Conn, error) { return nil, net.ErrClosed }
+
+func (*sockAccepter) Close() {}
+
+// rawSetNoDelay is not called: nothing accepts raw (noDelayRaw).
+func rawSetNoDelay(int) error { return nil }

@@ -203,6 +203,9 @@ type listener struct {
 	clients [3]atomic.Int64
 	// up is true while the accept loop runs (readiness, figures.go).
 	up atomic.Bool
+	// acc accepts instead of ln.Accept: a plain TCP listener on Linux
+	// (sock_linux.go); nil otherwise.
+	acc *sockAccepter
 }
 
 // SetSecurity replaces the security settings of the i-th listener opened
@@ -249,6 +252,9 @@ func ListenSocket(network, addr string) (net.Listener, error) {
 // Connections' RemoteAddr gives the address printed in the logs.
 func (s *Server) AddListener(ln net.Listener, l Listener) {
 	nl := &listener{spec: l, ln: ln}
+	if l.Admission == nil {
+		nl.acc = newSockAccepter(ln, s.noDelayRaw)
+	}
 	sec := l.Security
 	nl.sec.Store(&sec)
 	s.lnMu.Lock()
@@ -298,8 +304,12 @@ func (s *Server) acceptLoop(l *listener) {
 	l.up.Store(true)
 	defer l.up.Store(false)
 	var delay time.Duration
+	accept := l.ln.Accept
+	if l.acc != nil {
+		accept = l.acc.Accept
+	}
 	for {
-		nc, err := l.ln.Accept()
+		nc, err := accept()
 		if err != nil {
 			if s.closing.Load() {
 				return
@@ -384,6 +394,9 @@ func (s *Server) Shutdown() {
 	s.lnMu.Lock()
 	for _, l := range s.listeners {
 		l.ln.Close()
+		if l.acc != nil {
+			l.acc.Close()
+		}
 	}
 	s.lnMu.Unlock()
 	s.mu.Lock()

@@ -1,0 +1,331 @@
+//go:build linux
+
+package broker
+
+import (
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// Plain TCP listeners accept without Go's net (Linux).
+//
+// Go's accept costs a connection four system calls (accept4, the
+// netpoller's epoll_ctl, getsockname, setsockopt TCP_NODELAY), three
+// allocations of addresses and a netFD, and, being an ordinary system call,
+// it wakes the runtime's monitor thread whenever the broker was idle
+// (rawsys_linux.go). midge accepts with a raw accept4 instead, waiting for
+// the listener through Go's netpoller as net does, and keeps the socket as
+// a bare descriptor (sock): a client whose CONNECT is handled at accept or
+// by the poller (accept_linux.go) and that then parks never costs more.
+// The descriptor is handed to Go's poller (os.NewFile, which takes it over:
+// one fcntl and one epoll_ctl) the first time a goroutine has to read it,
+// write to it in a blocking way or set a deadline on it.
+//
+// TCP_NODELAY is turned on at accept when set_tcp_nodelay is true, and left
+// off otherwise, as Mosquitto does, which also logs a failure to turn it on
+// (Server.noDelayRaw); Go's net turned it on for every socket, ignoring a
+// failure, and midge turned it off again (admit.go).
+
+// sock is an accepted TCP socket: a bare descriptor until first opened, then
+// an *os.File in Go's poller. It is a net.Conn and a syscall.Conn; its
+// LocalAddr is the listener's address (nothing in midge asks for more).
+type sock struct {
+	mu     sync.RWMutex // held for reading across any use of fd
+	fd     int          // the descriptor, while raw
+	f      *os.File     // once opened; it owns the descriptor
+	frc    syscall.RawConn
+	closed bool
+	rd, wd time.Time // deadlines set while raw, applied by open
+	laddr  net.Addr
+	raddr  *net.TCPAddr
+}
+
+// open returns the socket's *os.File, making it on first use.
+func (s *sock) open() (*os.File, error) {
+	s.mu.RLock()
+	f, closed := s.f, s.closed
+	s.mu.RUnlock()
+	if f != nil {
+		return f, nil
+	}
+	if closed {
+		return nil, net.ErrClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f != nil {
+		return s.f, nil
+	}
+	if s.closed {
+		return nil, net.ErrClosed
+	}
+	f = os.NewFile(uintptr(s.fd), "tcp")
+	// A deadline can be set only on a descriptor in Go's poller, which a
+	// non-blocking socket always enters: an error here would mean reads
+	// that cannot wait, so the socket is given up instead.
+	if err := f.SetReadDeadline(s.rd); err != nil {
+		f.Close()
+		s.closed, s.fd = true, -1
+		return nil, err
+	}
+	if !s.wd.IsZero() {
+		f.SetWriteDeadline(s.wd)
+	}
+	rc, _ := f.SyscallConn() // no error for a valid *os.File
+	s.f, s.frc, s.fd = f, rc, -1
+	return f, nil
+}
+
+// netErr gives os.File's errors the meaning net's have for the callers
+// (isConnLost): a closed file is a closed connection. The RawConn of an
+// os.File reports a close with an error of its own (internal/poll's
+// ErrFileClosing, not os.ErrClosed), hence the check of closed.
+func (s *sock) netErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, os.ErrClosed) {
+		return net.ErrClosed
+	}
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return net.ErrClosed
+	}
+	return err
+}
+
+func (s *sock) Read(b []byte) (int, error)  { return s.do((*os.File).Read, b) }
+func (s *sock) Write(b []byte) (int, error) { return s.do((*os.File).Write, b) }
+
+// do reads or writes through Go's poller, opening the socket first.
+func (s *sock) do(op func(*os.File, []byte) (int, error), b []byte) (int, error) {
+	f, err := s.open()
+	if err != nil {
+		return 0, err
+	}
+	n, err := op(f, b)
+	return n, s.netErr(err)
+}
+
+func (s *sock) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return net.ErrClosed
+	}
+	s.closed = true
+	if s.f != nil {
+		return s.f.Close()
+	}
+	err := syscall.Close(s.fd)
+	s.fd = -1
+	return err
+}
+
+func (s *sock) LocalAddr() net.Addr  { return s.laddr }
+func (s *sock) RemoteAddr() net.Addr { return s.raddr }
+
+func (s *sock) SetDeadline(t time.Time) error {
+	if err := s.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return s.SetWriteDeadline(t)
+}
+
+func (s *sock) SetReadDeadline(t time.Time) error {
+	return s.setDeadline(t, &s.rd, (*os.File).SetReadDeadline)
+}
+
+func (s *sock) SetWriteDeadline(t time.Time) error {
+	return s.setDeadline(t, &s.wd, (*os.File).SetWriteDeadline)
+}
+
+// setDeadline sets a deadline on the file, or keeps it for open while the
+// socket is raw: a raw socket is read and written only by calls that do
+// not wait (sockRaw), which deadlines do not concern.
+func (s *sock) setDeadline(t time.Time, keep *time.Time, set func(*os.File, time.Time) error) error {
+	s.mu.Lock()
+	f := s.f
+	if f == nil {
+		closed := s.closed
+		if !closed {
+			*keep = t
+		}
+		s.mu.Unlock()
+		if closed {
+			return net.ErrClosed
+		}
+		return nil
+	}
+	s.mu.Unlock()
+	return s.netErr(set(f, t))
+}
+
+func (s *sock) SyscallConn() (syscall.RawConn, error) { return sockRaw{s}, nil }
+
+// sockRaw is a sock's syscall.RawConn. Control, and a Write whose function
+// does not ask to wait, run on the raw descriptor under the read lock, so
+// that Close cannot close it (and its number be reused) meanwhile; waiting
+// needs Go's poller, so it opens the socket.
+type sockRaw struct{ s *sock }
+
+// onRaw runs fn on the raw descriptor under the read lock, or reports that
+// the socket is in Go's poller (opened: fn did not run) or closed.
+func (s *sock) onRaw(fn func(fd uintptr)) (opened bool, err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	switch {
+	case s.f != nil:
+		return true, nil
+	case s.closed:
+		return false, net.ErrClosed
+	}
+	fn(uintptr(s.fd))
+	return false, nil
+}
+
+func (r sockRaw) Control(fn func(fd uintptr)) error {
+	if opened, err := r.s.onRaw(fn); !opened {
+		return err
+	}
+	return r.s.netErr(r.s.frc.Control(fn))
+}
+
+func (r sockRaw) Read(fn func(fd uintptr) bool) error {
+	if _, err := r.s.open(); err != nil {
+		return err
+	}
+	return r.s.netErr(r.s.frc.Read(fn))
+}
+
+func (r sockRaw) Write(fn func(fd uintptr) bool) error {
+	done := false
+	opened, err := r.s.onRaw(func(fd uintptr) { done = fn(fd) })
+	switch {
+	case err != nil:
+		return err
+	case done:
+		return nil
+	case !opened: // it must wait: in Go's poller
+		if _, err := r.s.open(); err != nil {
+			return err
+		}
+	}
+	return r.s.netErr(r.s.frc.Write(fn))
+}
+
+// sockAccepter accepts from a plain TCP listener with rawAccept4. Go's
+// listener does not wait for readiness through its RawConn, so it waits on
+// a duplicate of the listening descriptor (an *os.File in Go's poller),
+// which Close closes with the listener.
+type sockAccepter struct {
+	f       *os.File
+	rc      syscall.RawConn
+	laddr   net.Addr
+	nodelay func(fd int) // applies set_tcp_nodelay to each accepted socket
+
+	closed atomic.Bool
+
+	fd  int
+	rsa syscall.RawSockaddrAny
+	err error
+	fn  func(fd uintptr) bool
+}
+
+// newSockAccepter returns nil where raw accept is not available: the
+// caller uses Go's Accept.
+func newSockAccepter(ln net.Listener, nodelay func(fd int)) *sockAccepter {
+	tl, ok := ln.(*net.TCPListener)
+	if !rawAccept || !ok {
+		return nil
+	}
+	f, err := tl.File() // a duplicate, non-blocking, in the poller
+	if err != nil {
+		return nil
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil
+	}
+	a := &sockAccepter{f: f, rc: rc, laddr: tl.Addr(), nodelay: nodelay}
+	a.fn = a.accept
+	return a
+}
+
+// Close ends a wait in Accept and releases the duplicate descriptor.
+func (a *sockAccepter) Close() {
+	a.closed.Store(true)
+	a.f.Close()
+}
+
+func (a *sockAccepter) accept(fd uintptr) bool {
+	for {
+		a.fd, a.err = rawAccept4(int(fd), &a.rsa)
+		switch a.err {
+		case syscall.EINTR, syscall.ECONNABORTED:
+			continue // as Go's accept does: the next one
+		case syscall.EAGAIN:
+			return false // wait in the netpoller
+		}
+		return true
+	}
+}
+
+// Accept waits for and returns the next connection; its errors are
+// net.Errors (the caller's retry), or net.ErrClosed once the listener is.
+func (a *sockAccepter) Accept() (net.Conn, error) {
+	if err := a.rc.Read(a.fn); err != nil {
+		if a.closed.Load() {
+			return nil, net.ErrClosed
+		}
+		return nil, err
+	}
+	if a.err != nil {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: a.laddr, Err: os.NewSyscallError("accept4", a.err)}
+	}
+	a.nodelay(a.fd)
+	return &sock{fd: a.fd, laddr: a.laddr, raddr: tcpAddr(&a.rsa)}, nil
+}
+
+// tcpAddr converts an accepted peer's address as Go's net does: an IPv4
+// peer of an IPv6 socket keeps its 16-byte mapped form, and a scope id
+// becomes the zone, the interface's name (its number if it has none).
+func tcpAddr(rsa *syscall.RawSockaddrAny) *net.TCPAddr {
+	switch rsa.Addr.Family {
+	case syscall.AF_INET:
+		p := (*syscall.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		ip := make(net.IP, net.IPv4len)
+		copy(ip, p.Addr[:])
+		return &net.TCPAddr{IP: ip, Port: port(p.Port)}
+	case syscall.AF_INET6:
+		p := (*syscall.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		ip := make(net.IP, net.IPv6len)
+		copy(ip, p.Addr[:])
+		a := &net.TCPAddr{IP: ip, Port: port(p.Port)}
+		if p.Scope_id != 0 {
+			if ifi, err := net.InterfaceByIndex(int(p.Scope_id)); err == nil {
+				a.Zone = ifi.Name
+			} else {
+				a.Zone = strconv.Itoa(int(p.Scope_id))
+			}
+		}
+		return a
+	}
+	return &net.TCPAddr{}
+}
+
+// port reads a port in network byte order, as the kernel stored it.
+func port(p uint16) int {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return int(b[0])<<8 | int(b[1])
+}

@@ -1,0 +1,244 @@
+//go:build linux && !386 && !s390x
+
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/midgemq/midge/internal/packet"
+)
+
+// sockOf returns the socket behind a connected client's session.
+func sockOf(t *testing.T, s *Server, id string) *sock {
+	t.Helper()
+	s.mu.Lock()
+	ss := s.sessions[id]
+	s.mu.Unlock()
+	if ss == nil {
+		t.Fatalf("no session %q", id)
+	}
+	ss.Mu.Lock()
+	c, _ := ss.Conn.(*conn)
+	ss.Mu.Unlock()
+	if c == nil {
+		t.Fatalf("session %q has no connection", id)
+	}
+	sk, ok := c.nc.(*sock)
+	if !ok {
+		t.Fatalf("connection of %q is a %T, want the raw accept's *sock", id, c.nc)
+	}
+	return sk
+}
+
+func (sk *sock) isRaw() bool {
+	sk.mu.RLock()
+	defer sk.mu.RUnlock()
+	return sk.f == nil && !sk.closed
+}
+
+func sockOpt(t *testing.T, sk *sock, level, opt int) int {
+	t.Helper()
+	rc, _ := sk.SyscallConn()
+	var v int
+	var err error
+	if cerr := rc.Control(func(fd uintptr) { v, err = syscall.GetsockoptInt(int(fd), level, opt) }); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestRawAccept: a plain TCP listener accepts with rawAccept4. The socket
+// has the peer's address, TCP_NODELAY as set_tcp_nodelay says (off by
+// default, as in Mosquitto), and stays a bare descriptor through a CONNECT
+// handled without a reader and the park after it; the next packet is
+// served as ever.
+func TestRawAccept(t *testing.T) {
+	for _, nodelay := range []bool{false, true} {
+		t.Run(fmt.Sprintf("set_tcp_nodelay=%v", nodelay), func(t *testing.T) { testRawAccept(t, nodelay) })
+	}
+}
+
+func testRawAccept(t *testing.T, nodelay bool) {
+	o := DefaultOptions()
+	o.SetTCPNoDelay = nodelay
+	s, _, addr := parkServer(t, o)
+	p := dialTCP(t, addr)
+	p.connect(&packet.Connect{ClientID: "raw", CleanStart: true, KeepAlive: 60})
+	sk := sockOf(t, s, "raw")
+	if got, want := sk.RemoteAddr().String(), p.nc.LocalAddr().String(); got != want {
+		t.Errorf("RemoteAddr %s, want the client's %s", got, want)
+	}
+	if on := sockOpt(t, sk, syscall.IPPROTO_TCP, syscall.TCP_NODELAY) != 0; on != nodelay {
+		t.Errorf("set_tcp_nodelay %v: TCP_NODELAY is %v", nodelay, on)
+	}
+	waitFor(t, "the connection parked", 5*time.Second, func() bool { return parkedConns(s) == 1 })
+	if !sk.isRaw() {
+		t.Error("a client parked after its CONNECT has had its socket opened for Go's poller")
+	}
+	p.ping()
+	p.subscribe("a/#", 1)
+	p.send(packet.AppendPublish(nil, packet.V311, &packet.Publish{QoS: 1, PacketID: 7, Topic: "a/b", Payload: []byte("x")}))
+	got := 0
+	for i := 0; i < 2; i++ { // the PUBACK and the delivery, in either order
+		switch m := p.read().(type) {
+		case *packet.Ack:
+			if m.Type == packet.PUBACK && m.PacketID == 7 {
+				got++
+			}
+		case *packet.Publish:
+			if m.Topic == "a/b" && string(m.Payload) == "x" {
+				got++
+			}
+		}
+	}
+	if got != 2 {
+		t.Fatal("no PUBACK and delivery for a QoS 1 PUBLISH")
+	}
+}
+
+// rawPair accepts one connection with a sockAccepter and returns it with
+// its client end.
+func rawPair(t *testing.T) (*sock, net.Conn) {
+	t.Helper()
+	sk, cl, err := rawPairOn(t, "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sk, cl
+}
+
+// rawPairOn is rawPair on a given network; err: it cannot listen there.
+func rawPairOn(t *testing.T, network, addr string) (*sock, net.Conn, error) {
+	t.Helper()
+	ln, err := ListenSocket(network, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	a := newSockAccepter(ln, rawSetNoDelayIgnore)
+	if a == nil {
+		t.Fatal("no raw accept for a TCP listener")
+	}
+	t.Cleanup(func() { ln.Close(); a.Close() })
+	cl, err := net.Dial(network, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	nc, err := a.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc.(*sock), cl, nil
+}
+
+// TestSockOpen: a deadline set while the socket is raw takes effect when
+// a read opens it; reads and writes work through Go's poller after.
+func TestSockOpen(t *testing.T) {
+	sk, cl := rawPair(t)
+	if err := sk.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if !sk.isRaw() {
+		t.Fatal("a deadline opened the socket")
+	}
+	var b [4]byte
+	if _, err := sk.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline set while raw: %v", err)
+	}
+	if sk.isRaw() {
+		t.Fatal("a read did not open the socket")
+	}
+	sk.SetReadDeadline(time.Now().Add(5 * time.Second))
+	cl.Write([]byte("ping"))
+	if n, err := sk.Read(b[:]); err != nil || string(b[:n]) != "ping" {
+		t.Fatalf("read %q, %v", b[:n], err)
+	}
+	if _, err := sk.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := cl.Read(b[:]); err != nil || string(b[:n]) != "pong" {
+		t.Fatalf("client read %q, %v", b[:n], err)
+	}
+}
+
+// TestSockClose: after Close, raw or opened, every use reports
+// net.ErrClosed (what isConnLost expects), and no function runs on the
+// descriptor, whose number may already be another socket's.
+func TestSockClose(t *testing.T) {
+	for _, opened := range []bool{false, true} {
+		sk, cl := rawPair(t)
+		if opened {
+			sk.SetReadDeadline(time.Now().Add(-time.Second))
+			var b [1]byte
+			sk.Read(b[:])
+		}
+		if err := sk.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rc, _ := sk.SyscallConn()
+		ran := false
+		if err := rc.Control(func(uintptr) { ran = true }); !errors.Is(err, net.ErrClosed) || ran {
+			t.Errorf("opened %v: Control after Close: %v (ran %v)", opened, err, ran)
+		}
+		if err := rc.Write(func(uintptr) bool { ran = true; return true }); !errors.Is(err, net.ErrClosed) || ran {
+			t.Errorf("opened %v: RawConn.Write after Close: %v (ran %v)", opened, err, ran)
+		}
+		var b [1]byte
+		if _, err := sk.Read(b[:]); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("opened %v: Read after Close: %v", opened, err)
+		}
+		if err := sk.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("opened %v: second Close: %v", opened, err)
+		}
+		cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := cl.Read(b[:]); err == nil {
+			t.Errorf("opened %v: the peer still reads from a closed socket", opened)
+		}
+	}
+}
+
+// TestSockAccepterClose: Close ends an Accept that is waiting.
+func TestSockAccepterClose(t *testing.T) {
+	ln, err := ListenSocket("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	a := newSockAccepter(ln, func(int) {})
+	errc := make(chan error, 1)
+	go func() { _, err := a.Accept(); errc <- err }()
+	a.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Accept after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept still waiting after Close")
+	}
+}
+
+// TestSockIPv6Addr: a peer's IPv6 address and port come out of the raw
+// sockaddr as Go's net gives them.
+func TestSockIPv6Addr(t *testing.T) {
+	sk, cl, err := rawPairOn(t, "tcp6", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	if got, want := sk.RemoteAddr().String(), cl.LocalAddr().String(); got != want {
+		t.Fatalf("RemoteAddr %s, want %s", got, want)
+	}
+}
+
+func rawSetNoDelayIgnore(fd int) { rawSetNoDelay(fd) }
