@@ -37,6 +37,19 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("DecodePublish into a used Publish: %+v, Decode: %+v", reused, *pk.(*Publish))
 			}
 		}
+		if Type(first>>4) == CONNECT {
+			// The same for DecodeConnectInto (the broker reuses its
+			// Connects), on error too: the partial Connect is logged from.
+			want, werr := DecodeConnect(first&0x0F, body)
+			reused := Connect{ProtocolName: "stale", CleanStart: true, KeepAlive: 7, ClientID: "stale",
+				WillFlag: true, WillTopic: "stale", WillPayload: []byte("stale"), UsernameFlag: true, Username: "stale",
+				PasswordFlag: true, Password: []byte("stale"), Props: Properties{HasSessionExpiry: true, SessionExpiry: 9},
+				WillProps: Properties{User: []UserProperty{{Key: "k", Value: "v"}}}}
+			got, gerr := DecodeConnectInto(&reused, first&0x0F, body)
+			if got != &reused || (werr == nil) != (gerr == nil) || !reflect.DeepEqual(*want, reused) {
+				t.Fatalf("DecodeConnectInto a used Connect: %+v (%v), DecodeConnect: %+v (%v)", reused, gerr, *want, werr)
+			}
+		}
 		if err != nil {
 			if _, ok := err.(*Error); !ok {
 				t.Fatalf("error of type %T", err)
