@@ -4,6 +4,7 @@ package broker
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -25,8 +26,8 @@ import (
 // a bare descriptor (sock): a client whose CONNECT is handled at accept or
 // by the poller (accept_linux.go) and that then parks never costs more.
 // The descriptor is handed to Go's poller (os.NewFile, which takes it over:
-// one fcntl and one epoll_ctl) the first time a goroutine has to read it,
-// write to it in a blocking way or set a deadline on it.
+// one fcntl and one epoll_ctl) the first time a goroutine has to wait on it:
+// a read that finds nothing, a write that does not all go out at once.
 //
 // TCP_NODELAY is turned on at accept when set_tcp_nodelay is true, and left
 // off otherwise, as Mosquitto does, which also logs a failure to turn it on
@@ -103,8 +104,66 @@ func (s *sock) netErr(err error) error {
 	return err
 }
 
-func (s *sock) Read(b []byte) (int, error)  { return s.do((*os.File).Read, b) }
-func (s *sock) Write(b []byte) (int, error) { return s.do((*os.File).Write, b) }
+func (s *sock) Read(b []byte) (int, error) {
+	if n, err, ok := s.readRaw(b); ok {
+		return n, err
+	}
+	return s.do((*os.File).Read, b)
+}
+
+func (s *sock) Write(b []byte) (int, error) {
+	n, err, ok := s.writeRaw(b)
+	if ok {
+		return n, err
+	}
+	m, err := s.do((*os.File).Write, b[n:])
+	return n + m, err
+}
+
+// readRaw reads what is already on a raw socket without opening it, so a
+// parked connection woken for a packet, or for its peer's close, need not
+// enter Go's poller for that. ok false: the read would wait (or the read
+// deadline has passed, which os.File reports), so it is Go's poller's.
+func (s *sock) readRaw(b []byte) (n int, err error, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.f != nil || s.closed || len(b) == 0 || !s.rd.IsZero() && !time.Now().Before(s.rd) {
+		return 0, nil, false
+	}
+	n, err = rawRecv(s.fd, b, syscall.MSG_DONTWAIT)
+	switch {
+	case n > 0:
+		return n, nil, true
+	case n == 0:
+		return 0, io.EOF, true
+	case err == syscall.EAGAIN || err == syscall.EINTR:
+		return 0, nil, false
+	}
+	return 0, &os.PathError{Op: "read", Path: "tcp", Err: err}, true // as os.File reports it
+}
+
+// writeRaw writes to a raw socket what goes out at once, as readRaw reads.
+// ok false: the rest, b[n:], would wait, so it is Go's poller's.
+func (s *sock) writeRaw(b []byte) (n int, err error, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.f != nil || s.closed || !s.wd.IsZero() && !time.Now().Before(s.wd) {
+		return 0, nil, false
+	}
+	for n < len(b) {
+		k, err := rawWrite(s.fd, b[n:])
+		switch {
+		case k > 0:
+			n += k
+		case err == syscall.EINTR:
+		case err == nil || err == syscall.EAGAIN: // nothing taken: it would wait
+			return n, nil, false
+		default:
+			return n, &os.PathError{Op: "write", Path: "tcp", Err: err}, true
+		}
+	}
+	return n, nil, true
+}
 
 // do reads or writes through Go's poller, opening the socket first.
 func (s *sock) do(op func(*os.File, []byte) (int, error), b []byte) (int, error) {

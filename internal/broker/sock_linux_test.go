@@ -5,6 +5,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -141,10 +142,54 @@ func rawPairOn(t *testing.T, network, addr string) (*sock, net.Conn, error) {
 	return nc.(*sock), cl, nil
 }
 
-// TestSockOpen: a deadline set while the socket is raw takes effect when
-// a read opens it; reads and writes work through Go's poller after.
+// TestSockRawIO: what is already there is read, and what goes out at
+// once written, without opening the socket; the peer's close reads as
+// io.EOF, raw too.
+func TestSockRawIO(t *testing.T) {
+	sk, cl := rawPair(t)
+	cl.Write([]byte("ping"))
+	waitFor(t, "the bytes on the socket", 5*time.Second, func() bool {
+		var b [1]byte
+		rc, _ := sk.SyscallConn()
+		n := 0
+		rc.Control(func(fd uintptr) { n, _ = rawRecv(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT) })
+		return n > 0
+	})
+	var b [8]byte
+	if n, err := sk.Read(b[:]); err != nil || string(b[:n]) != "ping" {
+		t.Fatalf("read %q, %v", b[:n], err)
+	}
+	if _, err := sk.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := io.ReadFull(cl, b[:4]); err != nil || string(b[:n]) != "pong" {
+		t.Fatalf("client read %q, %v", b[:n], err)
+	}
+	cl.Close()
+	waitFor(t, "the peer's close", 5*time.Second, func() bool {
+		_, err, ok := sk.readRaw(b[:])
+		return ok && err == io.EOF
+	})
+	if !sk.isRaw() {
+		t.Fatal("reads and writes that did not wait opened the socket")
+	}
+}
+
+// TestSockOpen: a read that must wait opens the socket for Go's poller; a
+// deadline set while the socket was raw takes effect then; reads and
+// writes work through the poller after.
 func TestSockOpen(t *testing.T) {
 	sk, cl := rawPair(t)
+	sk.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	var w [1]byte
+	if _, err := sk.Read(w[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read with nothing sent: %v, want the deadline", err)
+	}
+	if sk.isRaw() {
+		t.Fatal("a read that waited did not open the socket")
+	}
+	sk, cl = rawPair(t)
 	if err := sk.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
