@@ -249,7 +249,11 @@ func ListenSocket(network, addr string) (net.Listener, error) {
 // AddListener serves MQTT on a listener the caller opened: TLS, websockets
 // or a unix socket wrap their own net.Listener and hand it here, so the
 // broker itself is transport-agnostic. The caller logs the opening line.
-// Connections' RemoteAddr gives the address printed in the logs.
+// Connections' RemoteAddr gives the address printed in the logs. On Linux
+// a plain *net.TCPListener is accepted from without Go's net
+// (sock_linux.go): its sockets get no TCP keepalive whatever the listener
+// was opened with (as ListenSocket's), and the broker keeps a duplicate of
+// its descriptor, so only Shutdown stops the accepting and frees the port.
 func (s *Server) AddListener(ln net.Listener, l Listener) {
 	nl := &listener{spec: l, ln: ln}
 	if l.Admission == nil {

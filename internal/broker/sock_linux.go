@@ -38,6 +38,7 @@ import (
 // an *os.File in Go's poller. It is a net.Conn and a syscall.Conn; its
 // LocalAddr is the listener's address (nothing in midge asks for more).
 type sock struct {
+	wmu    sync.Mutex   // one Write (raw part and rest) or RawConn.Write at a time, as net's
 	mu     sync.RWMutex // held for reading across any use of fd
 	fd     int          // the descriptor, while raw
 	f      *os.File     // once opened; it owns the descriptor
@@ -112,6 +113,8 @@ func (s *sock) Read(b []byte) (int, error) {
 }
 
 func (s *sock) Write(b []byte) (int, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	n, err, ok := s.writeRaw(b)
 	if ok {
 		return n, err
@@ -142,6 +145,11 @@ func (s *sock) readRaw(b []byte) (n int, err error, ok bool) {
 	return 0, &os.PathError{Op: "read", Path: "tcp", Err: err}, true // as os.File reports it
 }
 
+// rawWriteMax is the most writeRaw gives one system call: a raw call holds
+// its thread's P, out of reach of the scheduler and of a collection's
+// stop, so it is kept to microseconds.
+const rawWriteMax = 64 << 10
+
 // writeRaw writes to a raw socket what goes out at once, as readRaw reads.
 // ok false: the rest, b[n:], would wait, so it is Go's poller's.
 func (s *sock) writeRaw(b []byte) (n int, err error, ok bool) {
@@ -151,7 +159,7 @@ func (s *sock) writeRaw(b []byte) (n int, err error, ok bool) {
 		return 0, nil, false
 	}
 	for n < len(b) {
-		k, err := rawWrite(s.fd, b[n:])
+		k, err := rawWrite(s.fd, b[n:min(len(b), n+rawWriteMax)])
 		switch {
 		case k > 0:
 			n += k
@@ -234,7 +242,9 @@ func (s *sock) SyscallConn() (syscall.RawConn, error) { return sockRaw{s}, nil }
 // sockRaw is a sock's syscall.RawConn. Control, and a Write whose function
 // does not ask to wait, run on the raw descriptor under the read lock, so
 // that Close cannot close it (and its number be reused) meanwhile; waiting
-// needs Go's poller, so it opens the socket.
+// needs Go's poller, so it opens the socket. The functions given must make
+// system calls only: one that used the sock itself (a deadline, a Close, a
+// Read) would wait for the lock it runs under.
 type sockRaw struct{ s *sock }
 
 // onRaw runs fn on the raw descriptor under the read lock, or reports that
@@ -267,6 +277,8 @@ func (r sockRaw) Read(fn func(fd uintptr) bool) error {
 }
 
 func (r sockRaw) Write(fn func(fd uintptr) bool) error {
+	r.s.wmu.Lock()
+	defer r.s.wmu.Unlock()
 	done := false
 	opened, err := r.s.onRaw(func(fd uintptr) { done = fn(fd) })
 	switch {

@@ -3,11 +3,15 @@
 package broker
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -253,7 +257,8 @@ func TestSockClose(t *testing.T) {
 	}
 }
 
-// TestSockAccepterClose: Close ends an Accept that is waiting.
+// TestSockAccepterClose: Close ends an Accept that is waiting in the
+// netpoller.
 func TestSockAccepterClose(t *testing.T) {
 	ln, err := ListenSocket("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -263,6 +268,16 @@ func TestSockAccepterClose(t *testing.T) {
 	a := newSockAccepter(ln, func(int) {})
 	errc := make(chan error, 1)
 	go func() { _, err := a.Accept(); errc <- err }()
+	waitFor(t, "Accept waiting in the netpoller", 5*time.Second, func() bool {
+		buf := make([]byte, 1<<20)
+		st := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(st, "\n\n") {
+			if strings.Contains(g, "[IO wait") && strings.Contains(g, "(*sockAccepter).Accept") {
+				return true
+			}
+		}
+		return false
+	})
 	a.Close()
 	select {
 	case err := <-errc:
@@ -271,6 +286,70 @@ func TestSockAccepterClose(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Accept still waiting after Close")
+	}
+}
+
+// TestSockCloseRace: Close racing every other use (run it with -race): each
+// use either runs on the live descriptor or reports net.ErrClosed, and
+// nothing hangs.
+func TestSockCloseRace(t *testing.T) {
+	for round := 0; round < 200; round++ {
+		t.Run(fmt.Sprint(round), testSockCloseRace)
+	}
+}
+
+func testSockCloseRace(t *testing.T) {
+	sk, cl := rawPair(t)
+	cl.Write([]byte("x"))
+	rc, _ := sk.SyscallConn()
+	var wg sync.WaitGroup
+	uses := []func(){
+		func() { var b [1]byte; sk.Read(b[:]) },
+		func() { sk.Write([]byte("y")) },
+		func() { sk.SetReadDeadline(time.Now().Add(time.Millisecond)) },
+		func() { sk.SetWriteDeadline(time.Now().Add(time.Second)) },
+		func() {
+			rc.Control(func(fd uintptr) { syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TYPE) })
+		},
+		func() { rc.Write(func(fd uintptr) bool { rawWrite(int(fd), []byte("z")); return true }) },
+	}
+	for _, use := range uses {
+		wg.Add(1)
+		go func() { defer wg.Done(); use() }()
+	}
+	sk.Close()
+	wg.Wait()
+	var b [1]byte
+	if _, err := sk.Read(b[:]); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Read after Close: %v", err)
+	}
+}
+
+// TestSockPartialWrite: a write larger than the socket takes goes out in
+// full and in order, the rest through Go's poller once the raw part would
+// wait.
+func TestSockPartialWrite(t *testing.T) {
+	sk, cl := rawPair(t)
+	rc, _ := sk.SyscallConn()
+	rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096) })
+	out := make([]byte, 1<<20)
+	for i := range out {
+		out[i] = byte(i * 7)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		cl.SetReadDeadline(time.Now().Add(20 * time.Second))
+		b, _ := io.ReadAll(io.LimitReader(cl, int64(len(out))))
+		got <- b
+	}()
+	if n, err := sk.Write(out); err != nil || n != len(out) {
+		t.Fatalf("Write: %d of %d, %v", n, len(out), err)
+	}
+	if b := <-got; !bytes.Equal(b, out) {
+		t.Fatalf("the peer read %d bytes, not the %d written in order", len(b), len(out))
+	}
+	if sk.isRaw() {
+		t.Fatal("a write that had to wait did not open the socket")
 	}
 }
 
