@@ -38,10 +38,13 @@ import (
 // an *os.File in Go's poller. It is a net.Conn and a syscall.Conn; its
 // LocalAddr is the listener's address (nothing in midge asks for more).
 type sock struct {
-	wmu    sync.Mutex   // one Write (raw part and rest) or RawConn.Write at a time, as net's
-	mu     sync.RWMutex // held for reading across any use of fd
-	fd     int          // the descriptor, while raw
-	f      *os.File     // once opened; it owns the descriptor
+	wmu sync.Mutex   // one Write (raw part and rest) or RawConn.Write at a time, as net's
+	mu  sync.RWMutex // held for reading across any use of fd
+	fd  int          // the descriptor, while raw
+	// f is the file once opened (it owns the descriptor), set under mu
+	// after frc; read without the lock once set, so that a read or write
+	// of an opened socket takes no lock of the sock's.
+	f      atomic.Pointer[os.File]
 	frc    syscall.RawConn
 	closed bool
 	rd, wd time.Time // deadlines set while raw, applied by open
@@ -51,24 +54,18 @@ type sock struct {
 
 // open returns the socket's *os.File, making it on first use.
 func (s *sock) open() (*os.File, error) {
-	s.mu.RLock()
-	f, closed := s.f, s.closed
-	s.mu.RUnlock()
-	if f != nil {
+	if f := s.f.Load(); f != nil {
 		return f, nil
-	}
-	if closed {
-		return nil, net.ErrClosed
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.f != nil {
-		return s.f, nil
+	if f := s.f.Load(); f != nil {
+		return f, nil
 	}
 	if s.closed {
 		return nil, net.ErrClosed
 	}
-	f = os.NewFile(uintptr(s.fd), "tcp")
+	f := os.NewFile(uintptr(s.fd), "tcp")
 	// A deadline can be set only on a descriptor in Go's poller, which a
 	// non-blocking socket always enters: an error here would mean reads
 	// that cannot wait, so the socket is given up instead.
@@ -81,7 +78,8 @@ func (s *sock) open() (*os.File, error) {
 		f.SetWriteDeadline(s.wd)
 	}
 	rc, _ := f.SyscallConn() // no error for a valid *os.File
-	s.f, s.frc, s.fd = f, rc, -1
+	s.frc, s.fd = rc, -1
+	s.f.Store(f)
 	return f, nil
 }
 
@@ -106,8 +104,10 @@ func (s *sock) netErr(err error) error {
 }
 
 func (s *sock) Read(b []byte) (int, error) {
-	if n, err, ok := s.readRaw(b); ok {
-		return n, err
+	if s.f.Load() == nil {
+		if n, err, ok := s.readRaw(b); ok {
+			return n, err
+		}
 	}
 	return s.do((*os.File).Read, b)
 }
@@ -115,9 +115,13 @@ func (s *sock) Read(b []byte) (int, error) {
 func (s *sock) Write(b []byte) (int, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	n, err, ok := s.writeRaw(b)
-	if ok {
-		return n, err
+	var n int
+	if s.f.Load() == nil {
+		k, err, ok := s.writeRaw(b)
+		if ok {
+			return k, err
+		}
+		n = k
 	}
 	m, err := s.do((*os.File).Write, b[n:])
 	return n + m, err
@@ -130,7 +134,7 @@ func (s *sock) Write(b []byte) (int, error) {
 func (s *sock) readRaw(b []byte) (n int, err error, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.f != nil || s.closed || len(b) == 0 || !s.rd.IsZero() && !time.Now().Before(s.rd) {
+	if s.f.Load() != nil || s.closed || len(b) == 0 || !s.rd.IsZero() && !time.Now().Before(s.rd) {
 		return 0, nil, false
 	}
 	n, err = rawRecv(s.fd, b, syscall.MSG_DONTWAIT)
@@ -155,7 +159,7 @@ const rawWriteMax = 64 << 10
 func (s *sock) writeRaw(b []byte) (n int, err error, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.f != nil || s.closed || !s.wd.IsZero() && !time.Now().Before(s.wd) {
+	if s.f.Load() != nil || s.closed || !s.wd.IsZero() && !time.Now().Before(s.wd) {
 		return 0, nil, false
 	}
 	for n < len(b) {
@@ -190,8 +194,8 @@ func (s *sock) Close() error {
 		return net.ErrClosed
 	}
 	s.closed = true
-	if s.f != nil {
-		return s.f.Close()
+	if f := s.f.Load(); f != nil {
+		return f.Close()
 	}
 	err := syscall.Close(s.fd)
 	s.fd = -1
@@ -218,10 +222,11 @@ func (s *sock) SetWriteDeadline(t time.Time) error {
 
 // setDeadline sets a deadline on the file, or keeps it for open while the
 // socket is raw: a raw socket is read and written only by calls that do
-// not wait (sockRaw), which deadlines do not concern.
+// not wait, which a deadline concerns only once it has passed (readRaw and
+// writeRaw then leave the call to the file, which reports it).
 func (s *sock) setDeadline(t time.Time, keep *time.Time, set func(*os.File, time.Time) error) error {
 	s.mu.Lock()
-	f := s.f
+	f := s.f.Load()
 	if f == nil {
 		closed := s.closed
 		if !closed {
@@ -253,7 +258,7 @@ func (s *sock) onRaw(fn func(fd uintptr)) (opened bool, err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	switch {
-	case s.f != nil:
+	case s.f.Load() != nil:
 		return true, nil
 	case s.closed:
 		return false, net.ErrClosed

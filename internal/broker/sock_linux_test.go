@@ -44,7 +44,7 @@ func sockOf(t *testing.T, s *Server, id string) *sock {
 func (sk *sock) isRaw() bool {
 	sk.mu.RLock()
 	defer sk.mu.RUnlock()
-	return sk.f == nil && !sk.closed
+	return sk.f.Load() == nil && !sk.closed
 }
 
 func sockOpt(t *testing.T, sk *sock, level, opt int) int {
