@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +148,34 @@ func TestStalledTargets(t *testing.T) {
 				t.Errorf("%v: report lacks %q:\n%s", c, want, out.String())
 			}
 		}
+	}
+}
+
+// TestMainNoCollectionInStorm: the command keeps its heap floor, so a
+// connect storm is measured without the generator collecting (each of its
+// collections was a burst of slow connects, whatever the broker), and the
+// result says how many collections it made. The broker here is in the same
+// process, so its allocations count against the floor too.
+func TestMainNoCollectionInStorm(t *testing.T) {
+	addr := startBroker(t)
+	host, port, _ := strings.Cut(addr, ":")
+	runtime.GC() // start from a small live heap: its default goal is a few MB
+	var out, errb bytes.Buffer
+	code := Main([]string{"-h", host, "-p", port, "-s", "idle", "-conns", "3000", "-connect-rate", "20000",
+		"-hold", "10ms", "-json"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var r Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.Idle == nil || r.Idle.Connected != 3000 {
+		t.Fatalf("bad JSON %q: %v", out.String(), err)
+	}
+	if r.SelfGCs == nil {
+		t.Errorf("no self_gcs in %s", out.String())
+	} else if *r.SelfGCs != 0 {
+		t.Errorf("generator collections while connecting: %d, want 0", *r.SelfGCs)
+	}
+	if debug.SetGCPercent(100) != 100 {
+		t.Error("the command left its GC percentage in force")
 	}
 }

@@ -15,7 +15,7 @@ func runIdle(cfg Config) (*Result, error) {
 	epoch := time.Now()
 	run := strconv.FormatInt(epoch.UnixNano()%1e9, 36)
 	base := sampleProc(cfg.Pid)
-	self0 := selfCPU()
+	self0, gc0 := selfCPU(), selfGCs()
 	var (
 		mu      sync.Mutex
 		h       hist // dial to CONNACK
@@ -61,6 +61,7 @@ func runIdle(cfg Config) (*Result, error) {
 	}
 	wg.Wait()
 	connected := time.Since(start)
+	gc1 := selfGCs()
 	b1 := sampleProc(cfg.Pid)
 	time.Sleep(cfg.Hold)
 	b2 := sampleProc(cfg.Pid)
@@ -72,6 +73,7 @@ func runIdle(cfg Config) (*Result, error) {
 	res.Idle = &IdleStats{Conns: cfg.Conns, Connected: len(clients), Failed: failed,
 		ConnectRate: float64(len(clients)) / connected.Seconds(), Connack: h.summary(), Dial: hd.summary()}
 	res.SelfCPU = (self1 - self0).Seconds() / time.Since(start).Seconds()
+	res.SelfGCs = ptr(gc1 - gc0) // during the connects, not the hold
 	if base.ok && b2.ok {
 		res.Idle.RSSBaseKB, res.Idle.RSSKB = base.rssKB, b2.rssKB
 		if len(clients) > 0 {

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"syscall"
 	"time"
@@ -67,6 +68,20 @@ func statusKB(status []byte, key string) int64 {
 }
 
 // selfCPU is this process's user + system CPU time.
+// selfGCs is the number of garbage collections the generator's process has
+// completed: a collection in the measured window pauses the generator's
+// own clients, in the measurement of any broker.
+func selfGCs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+func ptr[T any](v T) *T { return &v }
+
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {

@@ -128,6 +128,12 @@ var (
 		}
 		return r.Idle.Connack.P50, true
 	}, "%.0f"}
+	mSelfGCs = metric{"generator GCs (max)", func(r *Result) (float64, bool) {
+		if r.SelfGCs == nil { // results from before it was counted
+			return 0, false
+		}
+		return float64(*r.SelfGCs), true
+	}, "%.0f"}
 	mFailed = metric{"failed connects (max)", func(r *Result) (float64, bool) {
 		if r.Idle == nil {
 			return 0, false
@@ -143,7 +149,7 @@ func cpu(r *Result) (float64, bool) {
 	return r.Broker.CPU, true
 }
 
-var maxMetrics = map[string]bool{mLost.title: true, mDups.title: true, mFailed.title: true}
+var maxMetrics = map[string]bool{mLost.title: true, mDups.title: true, mFailed.title: true, mSelfGCs.title: true}
 
 // stat is the median (or maximum, for counts of failures) of a metric over
 // the rounds of one case and broker.
@@ -183,9 +189,9 @@ func writeReport(w io.Writer, rs []*Result, a, b string) {
 	}
 	fmt.Fprintf(w, "| case | metric | %s | %s | %s / %s |\n|---|---|---:|---:|---:|\n", a, b, a, b)
 	for _, n := range names {
-		ms := []metric{mDelivered, mLost, mDups, mP50, mP99, mP999, mCPU, mCPUMsg, mPeak, mSelf}
+		ms := []metric{mDelivered, mLost, mDups, mP50, mP99, mP999, mCPU, mCPUMsg, mPeak, mSelf, mSelfGCs}
 		if desc[n] == "idle" || strings.HasPrefix(desc[n], "idle") {
-			ms = []metric{mRSSConn, mConnP50, mConnP99, mFailed, mCPU, mPeak}
+			ms = []metric{mRSSConn, mConnP50, mConnP99, mFailed, mCPU, mPeak, mSelfGCs}
 		}
 		first := true
 		for _, m := range ms {

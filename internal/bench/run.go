@@ -119,6 +119,7 @@ type Result struct {
 	Broker  *BrokerStats `json:"broker,omitempty"`
 	SelfCPU float64      `json:"self_cpu_cores"`
 	SelfPer float64      `json:"self_cpu_us_per_msg"`
+	SelfGCs *uint64      `json:"self_gcs,omitempty"` // the generator's collections in the measured window
 	Idle    *IdleStats   `json:"idle,omitempty"`
 	Errors  []string     `json:"errors,omitempty"`
 }
@@ -301,10 +302,12 @@ func Run(cfg Config) (*Result, error) {
 
 	time.Sleep(cfg.Warmup)
 	del0, self0, b0, t0 := r.delivered(), selfCPU(), sampleProc(cfg.Pid), time.Now()
+	gc0 := selfGCs()
 	r.measuring.Store(true)
 	time.Sleep(cfg.Duration)
 	r.measuring.Store(false)
 	del1, self1, b1, t1 := r.delivered(), selfCPU(), sampleProc(cfg.Pid), time.Now()
+	gc1 := selfGCs()
 	sent1 := r.sent()
 	r.stop.Store(true)
 	for _, p := range r.pubs {
@@ -321,6 +324,7 @@ func Run(cfg Config) (*Result, error) {
 	res.MsgsPerSec = float64(del1-del0) / win
 	res.PubPerSec = float64(sent1) / t1.Sub(r.epoch).Seconds()
 	r.account(res)
+	res.SelfGCs = ptr(gc1 - gc0)
 	if d := del1 - del0; d > 0 {
 		res.SelfCPU = (self1 - self0).Seconds() / win
 		res.SelfPer = float64((self1 - self0).Microseconds()) / float64(d)
