@@ -368,6 +368,7 @@ func (s *Server) Restore(now int64) (Restored, error) {
 			ss.Will = &session.Will{Msg: rec.Will, Delay: rec.WillDelay}
 		}
 		s.sessions[id] = ss
+		s.noteOffline(ss)
 		r.Sessions++
 		return nil
 	})

@@ -184,6 +184,7 @@ func (s *Server) attachLocked(c *conn, id string, clean bool, expiry uint32, lim
 	present := false
 	ss := old
 	if old != nil {
+		delete(s.offline, old) // online again, or ended below
 		old.Mu.Lock()
 		oldConn, _ = old.Conn.(*conn)
 		if oldConn != nil && s.log.On(logcat.Takeover) {
@@ -261,6 +262,7 @@ func (s *Server) detach(c *conn, r closeReason) *session.Will {
 		}
 	} else {
 		ss.DisconnectedAt = time.Now().Unix()
+		s.noteOffline(ss)
 	}
 	s.persistSession(ss)
 	ss.Mu.Unlock()

@@ -53,6 +53,7 @@ func (s *Server) publishDueWill(ss *session.Session, now int64) {
 	s.mu.Lock()
 	ss.Mu.Lock()
 	w := takeDueWill(ss, now)
+	s.noteOffline(ss) // due next when it expires, if it does
 	if w != nil && ss.Persisted && !ss.Expired {
 		s.persistSession(ss) // the record without the will
 	}
