@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -119,6 +120,64 @@ func TestExpiryLeavesOnlineSessionsAlone(t *testing.T) {
 		t.Fatal("expireSessions waited for an online session's lock")
 	}
 	ss.Mu.Unlock()
+}
+
+// TestExpiryIndexRestored: sessions restored from the store are filed in
+// the index under their stored disconnect time, so they still expire.
+func TestExpiryIndexRestored(t *testing.T) {
+	dir := t.TempDir()
+	s, _, db := persistServer(t, dir, DefaultOptions())
+	c := dialPipe(t, s)
+	cp := &packet.Connect{Version: packet.V5, ClientID: "r", KeepAlive: 60}
+	cp.Props.SessionExpiry, cp.Props.HasSessionExpiry = 100, true
+	c.connect(cp)
+	c.send(packet.AppendDisconnect(nil, c.v, &packet.Disconnect{}))
+	waitFor(t, "r to go offline", 5*time.Second, func() bool { return offline(s, "r") })
+	at := disconnectedAt(s, "r")
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, _, db2 := persistServer(t, dir, DefaultOptions())
+	defer db2.Close()
+	if due, ok := dueOf(s2, "r"); !ok || due != at+100 {
+		t.Fatalf("restored r due %d %v, want %d", due, ok, at+100)
+	}
+	s2.expireSessions(at + 99)
+	if s2.SessionCount() != 1 {
+		t.Fatal("expired before its time")
+	}
+	s2.expireSessions(at + 100)
+	if s2.SessionCount() != 0 || s2.Stats.ClientsExpired.Load() != 1 {
+		t.Fatalf("sessions %d, expired %d: want r expired", s2.SessionCount(), s2.Stats.ClientsExpired.Load())
+	}
+}
+
+// TestTakenOverDisconnectLeavesSuccessor: a DISCONNECT that a connection
+// had already sent when it was taken over changes nothing of its
+// successor's session: not its expiry (under which the expiry index files
+// it) nor its will.
+func TestTakenOverDisconnectLeavesSuccessor(t *testing.T) {
+	s, _ := testServer(DefaultOptions())
+	l := &listener{spec: Listener{MaxQoS: 2, MaxConnections: -1}}
+	a1, a2 := net.Pipe()
+	b1, b2 := net.Pipe()
+	t.Cleanup(func() { a2.Close(); b2.Close() })
+	old, succ := newConn(s, l, a1, "127.0.0.1", 1), newConn(s, l, b1, "127.0.0.1", 2)
+	ss := session.New("x", session.Limits{})
+	ss.Expiry, ss.Conn = 100, succ
+	ss.Will = &session.Will{Msg: &session.Message{Topic: "w"}}
+	old.sess, old.version, old.id = ss, packet.V5, "x"
+	d := &packet.Disconnect{}
+	d.Props.SessionExpiry, d.Props.HasSessionExpiry = 0, true
+	old.handleDisconnect(d)
+	ss.Mu.Lock()
+	defer ss.Mu.Unlock()
+	if ss.Expiry != 100 || ss.Will == nil {
+		t.Fatalf("successor's session changed: expiry %d, will %v", ss.Expiry, ss.Will)
+	}
 }
 
 // BenchmarkExpireSessions: one expiry tick with 15,000 connected clients,

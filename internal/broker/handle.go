@@ -459,7 +459,9 @@ func (c *conn) handleConnect(first byte, body []byte) bool {
 	c.startKeepalive()
 
 	ss.Mu.Lock()
-	if will != nil {
+	// A connection taken over since attach no longer owns ss: its will
+	// must not land on its successor's session.
+	if will != nil && ss.Conn == c {
 		will.Source = c.owner.src
 		ss.Will = &session.Will{Msg: will, Owner: c.owner}
 		if cp.Version == packet.V5 && cp.WillProps.HasWillDelay {
@@ -522,7 +524,11 @@ func (c *conn) handleDisconnect(d *packet.Disconnect) bool {
 	c.logf(logcat.RecvDisconnect, c.id)
 	ss := c.sess
 	ss.Mu.Lock()
-	if c.version == packet.V5 {
+	switch {
+	case ss.Conn != c:
+		// Taken over: the session is its successor's, whose expiry and
+		// will this DISCONNECT must not change.
+	case c.version == packet.V5:
 		if d.Props.HasSessionExpiry {
 			if ss.Expiry == 0 && d.Props.SessionExpiry != 0 {
 				ss.Mu.Unlock()
@@ -534,7 +540,7 @@ func (c *conn) handleDisconnect(d *packet.Disconnect) bool {
 		if d.Code != packet.DisconnectWithWill {
 			ss.Will = nil
 		}
-	} else {
+	default:
 		ss.Will = nil
 	}
 	// Closing under the session lock: a delivery that takes the lock after

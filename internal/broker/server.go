@@ -477,7 +477,8 @@ func offlineDue(ss *session.Session) int64 {
 }
 
 // noteOffline files ss in s.offline under its due time, or takes it out
-// when nothing will come due. s.mu and ss.Mu held.
+// when nothing will come due. s.mu and ss.Mu held (Restore, which runs
+// before Serve, holds neither: nothing else runs yet).
 func (s *Server) noteOffline(ss *session.Session) {
 	if due := offlineDue(ss); due != never {
 		s.offline[ss] = due
