@@ -155,10 +155,13 @@ func (c *conn) subscribeDenied(requested byte) packet.ReasonCode {
 // Recheck logs in every connected client again after a reload (reference
 // §2.5): a client that its listener's settings no longer admit is
 // disconnected with "Client %s disconnected." and its will is published.
+//
+// It holds no lock while it logs clients in: with a password file each
+// login hashes a password, and under the sessions' lock (as it was) every
+// CONNECT waited for all of them.
 func (s *Server) Recheck() {
 	var revoked []*conn
-	s.mu.Lock()
-	for _, ss := range s.sessions {
+	for _, ss := range s.allSessions() {
 		ss.Mu.Lock()
 		c, _ := ss.Conn.(*conn)
 		ss.Mu.Unlock()
@@ -175,7 +178,6 @@ func (s *Server) Recheck() {
 			revoked = append(revoked, c)
 		}
 	}
-	s.mu.Unlock()
 	for _, c := range revoked {
 		c.fail(reasonRevoked)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,5 +99,53 @@ func TestResumeRechecksRead(t *testing.T) {
 	})
 	if len(left) != 0 {
 		t.Fatalf("store still holds %v", left)
+	}
+}
+
+// recheckAuth admits everyone at CONNECT. Once armed (a reload), it refuses
+// client "gone" and holds the Login of client "held" until release closes.
+type recheckAuth struct {
+	armed            *atomic.Bool
+	entered, release chan struct{}
+}
+
+func (a recheckAuth) Login(c Client, _ []byte, _ bool) bool {
+	if !a.armed.Load() {
+		return true
+	}
+	switch c.ID {
+	case "held":
+		close(a.entered)
+		<-a.release
+	case "gone":
+		return false
+	}
+	return true
+}
+func (recheckAuth) Allow(Client, string, Access) bool { return true }
+
+// TestRecheckHoldsNoLock: a reload's recheck logs clients in again with no
+// lock held (a login may hash a password), so a CONNECT meanwhile is not
+// held up; a client the new settings refuse is still disconnected.
+func TestRecheckHoldsNoLock(t *testing.T) {
+	s, log := testServer(DefaultOptions())
+	au := recheckAuth{armed: new(atomic.Bool), entered: make(chan struct{}), release: make(chan struct{})}
+	held, gone := dialAuth(t, s, au), dialAuth(t, s, au)
+	held.connect(&packet.Connect{ClientID: "held", CleanStart: true})
+	gone.connect(&packet.Connect{ClientID: "gone", CleanStart: true})
+	au.armed.Store(true)
+	done := make(chan struct{})
+	go func() { s.Recheck(); close(done) }()
+	<-au.entered
+	if !s.mu.TryLock() {
+		close(au.release)
+		t.Fatal("the sessions' lock is held while a client logs in")
+	}
+	s.mu.Unlock()
+	close(au.release)
+	<-done
+	waitFor(t, "gone's disconnect line", 5*time.Second, func() bool { return log.count("Client gone disconnected.") == 1 })
+	if log.count("Client held disconnected") != 0 {
+		t.Fatal("held was disconnected")
 	}
 }
