@@ -67,7 +67,6 @@ func statusKB(status []byte, key string) int64 {
 	return v
 }
 
-// selfCPU is this process's user + system CPU time.
 // selfGCs is the number of garbage collections the generator's process has
 // completed: a collection in the measured window pauses the generator's
 // own clients, in the measurement of any broker.
@@ -82,6 +81,7 @@ func selfGCs() uint64 {
 
 func ptr[T any](v T) *T { return &v }
 
+// selfCPU is this process's user + system CPU time.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
