@@ -416,6 +416,13 @@ func TestAwakeLateWithBytes(t *testing.T) {
 	}
 }
 
+// setOneCore makes oneCore report one for the rest of the test.
+func setOneCore(t *testing.T, one bool) {
+	old := oneCore
+	oneCore = func() bool { return one }
+	t.Cleanup(func() { oneCore = old })
+}
+
 // TestOwnRepliesInOrder: a client pipelines 20,000 QoS 1 PUBLISHes and
 // reads nothing until all are sent, with small socket buffers on both
 // sides. The PUBACKs fill the sockets, so the reader's own writes
@@ -426,9 +433,7 @@ func TestAwakeLateWithBytes(t *testing.T) {
 func TestOwnRepliesInOrder(t *testing.T) {
 	for _, one := range []bool{true, false} {
 		t.Run(fmt.Sprintf("oneCore=%v", one), func(t *testing.T) {
-			old := oneCore
-			oneCore = func() bool { return one }
-			t.Cleanup(func() { oneCore = old })
+			setOneCore(t, one)
 			s, _, addr := parkServer(t, DefaultOptions())
 			s.log.Configure(logging.Options{}) // no destination: 40,000 lines not formatted
 			p := dialTCP(t, addr)

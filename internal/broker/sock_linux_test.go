@@ -221,6 +221,112 @@ func TestSockOpen(t *testing.T) {
 	}
 }
 
+// openedPair is rawPair with the socket opened (in Go's poller), as a
+// read that found nothing leaves it.
+func openedPair(t *testing.T) (*sock, net.Conn) {
+	t.Helper()
+	sk, cl := rawPair(t)
+	sk.SetReadDeadline(time.Now().Add(-time.Second))
+	var b [1]byte
+	sk.Read(b[:])
+	sk.SetReadDeadline(time.Time{})
+	if sk.isRaw() {
+		t.Fatal("a read past its deadline did not open the socket")
+	}
+	return sk, cl
+}
+
+// waitIOWait waits until a goroutine in fn (as a stack trace names it)
+// waits in the netpoller.
+func waitIOWait(t *testing.T, fn string) {
+	t.Helper()
+	waitFor(t, fn+" waiting in the netpoller", 5*time.Second, func() bool {
+		buf := make([]byte, 1<<20)
+		st := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(st, "\n\n") {
+			if strings.Contains(g, "[IO wait") && strings.Contains(g, fn) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestSockOpenedIO: an opened socket's reads and writes give the same
+// results on one core (os.File's) and on several (raw calls, with Go's
+// poller to wait): a read waits for the
+// bytes; the peer's close reads as io.EOF and its reset as ECONNRESET
+// (both lost connections for isConnLost, and "Connection reset by peer"
+// in the log line); a write to a full socket waits until its deadline,
+// which it reports as a "write" error; Close ends a waiting read with
+// net.ErrClosed.
+func TestSockOpenedIO(t *testing.T) {
+	for _, one := range []bool{true, false} {
+		t.Run(fmt.Sprintf("oneCore=%v", one), func(t *testing.T) {
+			setOneCore(t, one)
+			testSockOpenedIO(t)
+		})
+	}
+}
+
+func testSockOpenedIO(t *testing.T) {
+	sk, cl := openedPair(t)
+	sk.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var b [8]byte
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { n, err := sk.Read(b[:]); done <- result{n, err} }()
+	waitIOWait(t, "(*sock).Read")
+	cl.Write([]byte("late"))
+	if r := <-done; r.err != nil || string(b[:r.n]) != "late" {
+		t.Fatalf("read %q, %v", b[:r.n], r.err)
+	}
+	cl.Close()
+	if n, err := sk.Read(b[:]); n != 0 || err != io.EOF {
+		t.Fatalf("read after the peer's close: %d, %v; want io.EOF", n, err)
+	}
+
+	sk, cl = openedPair(t)
+	cl.(*net.TCPConn).SetLinger(0) // close with a reset
+	cl.Close()
+	sk.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := sk.Read(b[:])
+	var pe *os.PathError
+	if !errors.Is(err, syscall.ECONNRESET) || !errors.As(err, &pe) || pe.Op != "read" || !isConnLost(err) {
+		t.Fatalf("read after the peer's reset: %v; want a read error ECONNRESET", err)
+	}
+	if got := ErrorText(err); got != "Connection reset by peer" {
+		t.Fatalf("ErrorText %q", got)
+	}
+
+	sk, cl = openedPair(t)
+	rc, _ := sk.SyscallConn()
+	rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096) })
+	sk.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	out := make([]byte, 8<<20) // more than the peer's receive buffer and ours
+	n, err := sk.Write(out)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &pe) || pe.Op != "write" || n == 0 || n >= len(out) {
+		t.Fatalf("write to a full socket: %d of %d, %v; want some, then the deadline", n, len(out), err)
+	}
+
+	sk, _ = openedPair(t)
+	errc := make(chan error, 1)
+	go func() { _, err := sk.Read(b[:]); errc <- err }()
+	waitIOWait(t, "(*sock).Read")
+	sk.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read ended by Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("read still waiting after Close")
+	}
+}
+
 // TestSockClose: after Close, raw or opened, every use reports
 // net.ErrClosed (what isConnLost expects), and no function runs on the
 // descriptor, whose number may already be another socket's.
@@ -268,16 +374,7 @@ func TestSockAccepterClose(t *testing.T) {
 	a := newSockAccepter(ln, func(int) {})
 	errc := make(chan error, 1)
 	go func() { _, err := a.Accept(); errc <- err }()
-	waitFor(t, "Accept waiting in the netpoller", 5*time.Second, func() bool {
-		buf := make([]byte, 1<<20)
-		st := string(buf[:runtime.Stack(buf, true)])
-		for _, g := range strings.Split(st, "\n\n") {
-			if strings.Contains(g, "[IO wait") && strings.Contains(g, "(*sockAccepter).Accept") {
-				return true
-			}
-		}
-		return false
-	})
+	waitIOWait(t, "(*sockAccepter).Accept")
 	a.Close()
 	select {
 	case err := <-errc:
