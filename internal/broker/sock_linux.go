@@ -90,8 +90,9 @@ func (s *sock) open() (*os.File, error) {
 // only to wait. os.File's own Read and Write make ordinary system calls,
 // which mark the thread as in a system call and keep the runtime's monitor
 // thread awake (rawsys_linux.go); with raw calls a busy broker delivered
-// 14-19% more QoS 0 messages a second for 12-17% less CPU per message
-// (docs/BENCHMARKS.md, "Opened sockets: raw reads and writes when busy").
+// 1.18-1.42 times the messages a second for 0.69-0.85 times the CPU per
+// message (docs/BENCHMARKS.md, "Opened sockets: raw reads and writes when
+// busy").
 // On one core (a light load) they stay os.File's: there raw calls cut the
 // CPU per message at 5,000 QoS 1 messages a second by a quarter, but the
 // p99 latency was higher in most sets of rounds, most clearly with other
@@ -116,27 +117,32 @@ func newSockIO() *sockIO {
 	return x
 }
 
-// read makes one raw read; false (wait for the socket) when it would block.
+// read makes one raw read of at most rawIOMax; false (wait for the
+// socket) when it would block.
 func (x *sockIO) read(fd uintptr) bool {
+	b := x.rb[:min(len(x.rb), rawIOMax)]
 	for {
-		x.rn, x.rerr = rawRecv(int(fd), x.rb, 0)
+		x.rn, x.rerr = rawRecv(int(fd), b, syscall.MSG_DONTWAIT)
 		if x.rerr != syscall.EINTR {
 			return x.rerr != syscall.EAGAIN
 		}
 	}
 }
 
-// write writes wb[wn:] in raw calls of at most rawWriteMax; false (wait
+// write writes wb[wn:] in raw calls of at most rawIOMax; false (wait
 // until the socket takes more) when the socket is full.
 func (x *sockIO) write(fd uintptr) bool {
 	for x.wn < len(x.wb) {
-		k, err := rawWrite(int(fd), x.wb[x.wn:min(len(x.wb), x.wn+rawWriteMax)])
+		k, err := rawWrite(int(fd), x.wb[x.wn:min(len(x.wb), x.wn+rawIOMax)])
 		switch {
 		case k > 0:
 			x.wn += k
 		case err == syscall.EINTR:
-		case err == nil || err == syscall.EAGAIN:
+		case err == syscall.EAGAIN:
 			return false
+		case err == nil: // nothing taken, no error: as os.File reports it
+			x.werr = io.ErrUnexpectedEOF
+			return true
 		default:
 			x.werr = err
 			return true
@@ -181,13 +187,9 @@ func (s *sock) writeOpened(b []byte) (int, error) {
 	return n, nil
 }
 
-// pathErr wraps an error from the file's RawConn (a bare deadline error,
-// or one named "raw-read") as os.File's Read or Write would have.
+// pathErr wraps an error from the file's RawConn (a bare poll error: a
+// deadline, the file closing) as os.File's Read or Write would have.
 func pathErr(op string, err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
 	return &os.PathError{Op: op, Path: "tcp", Err: err}
 }
 
@@ -263,7 +265,7 @@ func (s *sock) readRaw(b []byte) (n int, err error, ok bool) {
 	if s.f.Load() != nil || s.closed || len(b) == 0 || !s.rd.IsZero() && !time.Now().Before(s.rd) {
 		return 0, nil, false
 	}
-	n, err = rawRecv(s.fd, b, syscall.MSG_DONTWAIT)
+	n, err = rawRecv(s.fd, b[:min(len(b), rawIOMax)], syscall.MSG_DONTWAIT)
 	switch {
 	case n > 0:
 		return n, nil, true
@@ -275,10 +277,11 @@ func (s *sock) readRaw(b []byte) (n int, err error, ok bool) {
 	return 0, &os.PathError{Op: "read", Path: "tcp", Err: err}, true // as os.File reports it
 }
 
-// rawWriteMax is the most writeRaw gives one system call: a raw call holds
+// rawIOMax is the most a raw read or write moves in one system call (a
+// read may return less anyway; a write goes on): a raw call holds
 // its thread's P, out of reach of the scheduler and of a collection's
 // stop, so it is kept to microseconds.
-const rawWriteMax = 64 << 10
+const rawIOMax = 64 << 10
 
 // writeRaw writes to a raw socket what goes out at once, as readRaw reads.
 // ok false: the rest, b[n:], would wait, so it is Go's poller's.
@@ -289,7 +292,7 @@ func (s *sock) writeRaw(b []byte) (n int, err error, ok bool) {
 		return 0, nil, false
 	}
 	for n < len(b) {
-		k, err := rawWrite(s.fd, b[n:min(len(b), n+rawWriteMax)])
+		k, err := rawWrite(s.fd, b[n:min(len(b), n+rawIOMax)])
 		switch {
 		case k > 0:
 			n += k

@@ -228,7 +228,11 @@ func openedPair(t *testing.T) (*sock, net.Conn) {
 	sk, cl := rawPair(t)
 	sk.SetReadDeadline(time.Now().Add(-time.Second))
 	var b [1]byte
-	sk.Read(b[:])
+	_, err := sk.Read(b[:])
+	var pe *os.PathError
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &pe) || pe.Op != "read" {
+		t.Fatalf("read past its deadline: %v; want a read error, the deadline", err)
+	}
 	sk.SetReadDeadline(time.Time{})
 	if sk.isRaw() {
 		t.Fatal("a read past its deadline did not open the socket")
@@ -236,17 +240,24 @@ func openedPair(t *testing.T) (*sock, net.Conn) {
 	return sk, cl
 }
 
-// waitIOWait waits until a goroutine in fn (as a stack trace names it)
+// waitIOWait waits until a goroutine whose stack names every one of fns
 // waits in the netpoller.
-func waitIOWait(t *testing.T, fn string) {
+func waitIOWait(t *testing.T, fns ...string) {
 	t.Helper()
-	waitFor(t, fn+" waiting in the netpoller", 5*time.Second, func() bool {
+	waitFor(t, strings.Join(fns, " in ")+" waiting in the netpoller", 5*time.Second, func() bool {
 		buf := make([]byte, 1<<20)
 		st := string(buf[:runtime.Stack(buf, true)])
+	next:
 		for _, g := range strings.Split(st, "\n\n") {
-			if strings.Contains(g, "[IO wait") && strings.Contains(g, fn) {
-				return true
+			if !strings.Contains(g, "[IO wait") {
+				continue
 			}
+			for _, fn := range fns {
+				if !strings.Contains(g, fn) {
+					continue next
+				}
+			}
+			return true
 		}
 		return false
 	})
@@ -254,22 +265,26 @@ func waitIOWait(t *testing.T, fn string) {
 
 // TestSockOpenedIO: an opened socket's reads and writes give the same
 // results on one core (os.File's) and on several (raw calls, with Go's
-// poller to wait): a read waits for the
+// poller to wait), and each waits where it should: a read waits for the
 // bytes; the peer's close reads as io.EOF and its reset as ECONNRESET
 // (both lost connections for isConnLost, and "Connection reset by peer"
-// in the log line); a write to a full socket waits until its deadline,
-// which it reports as a "write" error; Close ends a waiting read with
-// net.ErrClosed.
+// in the log line), and a write after the reset fails as a lost
+// connection; a write larger than the socket takes waits for the peer and
+// arrives whole, in order; one to a socket the peer does not read waits
+// until its deadline, which it reports as a "write" error; Close ends a
+// waiting read with net.ErrClosed.
 func TestSockOpenedIO(t *testing.T) {
 	for _, one := range []bool{true, false} {
 		t.Run(fmt.Sprintf("oneCore=%v", one), func(t *testing.T) {
 			setOneCore(t, one)
-			testSockOpenedIO(t)
+			testSockOpenedIO(t, one)
 		})
 	}
 }
 
-func testSockOpenedIO(t *testing.T) {
+func testSockOpenedIO(t *testing.T, one bool) {
+	// Where a read or a write waits: os.File's, or the raw calls'.
+	waitsIn := map[bool][2]string{true: {"os.(*File).Read", "os.(*File).Write"}, false: {"readOpened", "writeOpened"}}[one]
 	sk, cl := openedPair(t)
 	sk.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var b [8]byte
@@ -279,7 +294,7 @@ func testSockOpenedIO(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() { n, err := sk.Read(b[:]); done <- result{n, err} }()
-	waitIOWait(t, "(*sock).Read")
+	waitIOWait(t, "(*sock).Read", waitsIn[0])
 	cl.Write([]byte("late"))
 	if r := <-done; r.err != nil || string(b[:r.n]) != "late" {
 		t.Fatalf("read %q, %v", b[:r.n], r.err)
@@ -301,9 +316,29 @@ func testSockOpenedIO(t *testing.T) {
 	if got := ErrorText(err); got != "Connection reset by peer" {
 		t.Fatalf("ErrorText %q", got)
 	}
+	if _, err := sk.Write([]byte("x")); !errors.As(err, &pe) || pe.Op != "write" || !isConnLost(err) {
+		t.Fatalf("write after the peer's reset: %v; want a write error of a lost connection", err)
+	}
 
+	// A write that must wait for the peer to read: all of it arrives, in order.
 	sk, cl = openedPair(t)
 	rc, _ := sk.SyscallConn()
+	rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096) })
+	big := make([]byte, 4<<20)
+	for i := range big {
+		big[i] = byte(i * 13)
+	}
+	wrote := make(chan error, 1)
+	go func() { _, err := sk.Write(big); wrote <- err }()
+	waitIOWait(t, "(*sock).Write", waitsIn[1])
+	cl.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, _ := io.ReadAll(io.LimitReader(cl, int64(len(big))))
+	if err := <-wrote; err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("write that waited: %v; the peer read %d of %d bytes (in order: %v)", err, len(got), len(big), bytes.Equal(got, big))
+	}
+
+	sk, _ = openedPair(t)
+	rc, _ = sk.SyscallConn()
 	rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096) })
 	sk.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
 	out := make([]byte, 8<<20) // more than the peer's receive buffer and ours
@@ -315,7 +350,7 @@ func testSockOpenedIO(t *testing.T) {
 	sk, _ = openedPair(t)
 	errc := make(chan error, 1)
 	go func() { _, err := sk.Read(b[:]); errc <- err }()
-	waitIOWait(t, "(*sock).Read")
+	waitIOWait(t, "(*sock).Read", waitsIn[0])
 	sk.Close()
 	select {
 	case err := <-errc:
