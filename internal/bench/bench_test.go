@@ -151,6 +151,32 @@ func TestStalledTargets(t *testing.T) {
 	}
 }
 
+// TestLatencyRoundsNoWorse: the p99 row gives the ratio of the medians as
+// its verdict, and says in how many rounds midge's p99 was no higher than
+// Mosquitto's in the same round (a round missing one broker does not count).
+func TestLatencyRoundsNoWorse(t *testing.T) {
+	res := func(label string, round int, p99 float64) *Result {
+		return &Result{Name: "qos1-latency", Label: label, Round: round, Scenario: "pairs", MsgsPerSec: 5000,
+			Latency: Latency{P99: p99}, Broker: &BrokerStats{CPU: 0.2}}
+	}
+	rs := []*Result{
+		res("midge", 1, 300), res("mosquitto", 1, 500),
+		res("midge", 2, 2000), res("mosquitto", 2, 600),
+		res("midge", 3, 2500), res("mosquitto", 3, 2500),
+		res("midge", 4, 100), // no Mosquitto run in round 4
+	}
+	var out bytes.Buffer
+	writeTargets(&out, rs, "midge", "mosquitto")
+	// Medians 1,150 (of 100, 300, 2,000, 2,500) against 600.
+	want := "| qos1-latency: p99 midge / mosquitto <= 1 | 1.92 (midge no higher in 2 of 3 rounds) | **no** |"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, out.String())
+	}
+	if strings.Contains(out.String(), "broker CPU midge / mosquitto <= 1 | 1.00 (") {
+		t.Errorf("the CPU row got a per-round count:\n%s", out.String())
+	}
+}
+
 // TestMainNoCollectionInStorm: the command keeps its heap floor, so a
 // connect storm is measured without the generator collecting (each of its
 // collections was a burst of slow connects, whatever the broker), and the
