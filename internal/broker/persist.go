@@ -225,7 +225,8 @@ func (s *Server) persistOutDone(ss *session.Session, o *session.Outbound) uint64
 
 // persistSession writes the session record of a persistent session, or
 // removes every key of one that ended. ss.Mu held (and Server.mu, which
-// orders records of one client id).
+// orders records of one client id, except for SaveStore's rewrite of a
+// record that is still Persisted).
 func (s *Server) persistSession(ss *session.Session) uint64 {
 	if s.pers == nil {
 		return 0
@@ -307,15 +308,19 @@ func (s *Server) SaveStore() error {
 	if s.pers == nil {
 		return nil
 	}
-	s.mu.Lock()
-	for _, ss := range s.sessions {
+	// A copy of the list, each session under its own lock only: a save of
+	// many sessions does not hold up every CONNECT. Persisted, checked under
+	// that lock, keeps a session that was replaced or ended meanwhile from
+	// being written back: every path that removes a record clears it in the
+	// same critical section, and one that writes a successor's record takes
+	// the old session's lock after that.
+	for _, ss := range s.allSessions() {
 		ss.Mu.Lock()
 		if ss.Persisted {
 			s.persistSession(ss)
 		}
 		ss.Mu.Unlock()
 	}
-	s.mu.Unlock()
 	return s.pers.db.Flush()
 }
 

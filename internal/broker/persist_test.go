@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -172,6 +173,52 @@ func TestSpilledQueueSurvivesRestart(t *testing.T) {
 		t.Fatalf("restored %d queued, %d spilled", queued, spilled)
 	}
 	receiveInOrder(t, s2, "sub", n)
+}
+
+// TestSaveStoreHoldsNoLock: SaveStore (SIGUSR1, shutdown) takes each
+// session's lock but not the sessions' lock, so a save does not hold up
+// every CONNECT; the sessions are restored after it as before.
+func TestSaveStoreHoldsNoLock(t *testing.T) {
+	dir := t.TempDir()
+	s, _, db := persistServer(t, dir, DefaultOptions())
+	persistentSubscriber(t, s, "a")
+	persistentSubscriber(t, s, "b")
+	s.mu.Lock()
+	held := s.sessions["a"]
+	s.mu.Unlock()
+	held.Mu.Lock()
+	done := make(chan error, 1)
+	go func() { done <- s.SaveStore() }()
+	waitFor(t, "SaveStore waiting for a session's lock", 5*time.Second, func() bool {
+		buf := make([]byte, 1<<20)
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "(*Server).SaveStore") && strings.Contains(g, "sync.(*Mutex).Lock") {
+				return true
+			}
+		}
+		return false
+	})
+	free := s.mu.TryLock()
+	if free {
+		s.mu.Unlock()
+	}
+	held.Mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !free {
+		t.Fatal("the sessions' lock is held while SaveStore waits for a session")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, _, db2 := persistServer(t, dir, DefaultOptions())
+	defer db2.Close()
+	for _, id := range []string{"a", "b"} {
+		if !offline(s2, id) {
+			t.Errorf("session %s not restored", id)
+		}
+	}
 }
 
 // TestSpillKeepsQueueLimit: max_queued_messages counts spilled messages.
