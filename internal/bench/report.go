@@ -273,8 +273,8 @@ func writeTargets(w io.Writer, rs []*Result, a, b string) {
 		at := map[int][2]float64{}
 		has := map[int]int{}
 		for _, r := range rs {
-			if r.Name != name || (r.Label != a && r.Label != b) {
-				continue
+			if r.Name != name || (r.Label != a && r.Label != b) || r.Round == 0 {
+				continue // round 0: a run made without -round, not paired
 			}
 			v, ok := m.get(r)
 			if !ok {
