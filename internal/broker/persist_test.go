@@ -43,6 +43,22 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
+// goroutineIn reports whether some goroutine's stack trace names every
+// one of parts (a function, a wait state such as "[IO wait").
+func goroutineIn(parts ...string) bool {
+	buf := make([]byte, 1<<20)
+next:
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		for _, p := range parts {
+			if !strings.Contains(g, p) {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // offline reports whether the session of id exists with no connection.
 func offline(s *Server, id string) bool {
 	s.mu.Lock()
@@ -190,13 +206,7 @@ func TestSaveStoreHoldsNoLock(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.SaveStore() }()
 	waitFor(t, "SaveStore waiting for a session's lock", 5*time.Second, func() bool {
-		buf := make([]byte, 1<<20)
-		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-			if strings.Contains(g, "(*Server).SaveStore") && strings.Contains(g, "sync.(*Mutex).Lock") {
-				return true
-			}
-		}
-		return false
+		return goroutineIn("(*Server).SaveStore", "sync.(*Mutex).Lock")
 	})
 	free := s.mu.TryLock()
 	if free {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -245,21 +244,7 @@ func openedPair(t *testing.T) (*sock, net.Conn) {
 func waitIOWait(t *testing.T, fns ...string) {
 	t.Helper()
 	waitFor(t, strings.Join(fns, " in ")+" waiting in the netpoller", 5*time.Second, func() bool {
-		buf := make([]byte, 1<<20)
-		st := string(buf[:runtime.Stack(buf, true)])
-	next:
-		for _, g := range strings.Split(st, "\n\n") {
-			if !strings.Contains(g, "[IO wait") {
-				continue
-			}
-			for _, fn := range fns {
-				if !strings.Contains(g, fn) {
-					continue next
-				}
-			}
-			return true
-		}
-		return false
+		return goroutineIn(append([]string{"[IO wait"}, fns...)...)
 	})
 }
 
