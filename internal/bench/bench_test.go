@@ -66,6 +66,9 @@ func TestSmoke(t *testing.T) {
 		if res.Broker == nil || res.Broker.RSSKB == 0 {
 			t.Errorf("%s: no /proc figures", name)
 		}
+		if runtime.GOOS == "linux" && (res.StealMS == nil || *res.StealMS < 0) {
+			t.Errorf("%s: steal %v", name, res.StealMS)
+		}
 	}
 	res, err := Run(Config{Addr: addr, Scenario: "idle", Conns: 200, ConnectRate: 2000, Hold: 50 * time.Millisecond, Pid: os.Getpid()})
 	if err != nil {
@@ -176,6 +179,63 @@ func TestLatencyRoundsNoWorse(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "broker CPU midge / mosquitto <= 1 | 1.00 (") {
 		t.Errorf("the CPU row got a per-round count:\n%s", out.String())
+	}
+}
+
+// TestParseSteal reads the steal column (the eighth number of the cpu line,
+// in USER_HZ ticks) and refuses contents that have none.
+func TestParseSteal(t *testing.T) {
+	stat := "cpu  2649393 2029 1199045 7357648 138007 0 266354 70020 0 0\n" +
+		"cpu0 1301500 990 585150 3736948 59581 0 120250 34042 0 0\n" +
+		"intr 1 2 3\n"
+	if d, ok := parseSteal([]byte(stat)); !ok || d != 700200*time.Millisecond {
+		t.Errorf("got %v %v, want 700.2s", d, ok)
+	}
+	// The per-CPU lines do not count: only the machine's total.
+	if d, ok := parseSteal([]byte("cpu0 1 2 3 4 5 6 7 9 0 0\ncpu  1 2 3 4 5 6 7 8\n")); !ok || d != 80*time.Millisecond {
+		t.Errorf("got %v %v, want 80ms", d, ok)
+	}
+	for _, bad := range []string{"", "cpu  1 2 3 4 5 6 7\n", "cpu0 1 2 3 4 5 6 7 8\n", "cpu  1 2 3 4 5 6 7 x\n"} {
+		if d, ok := parseSteal([]byte(bad)); ok {
+			t.Errorf("%q: got %v, want none", bad, d)
+		}
+	}
+	if runtime.GOOS == "linux" {
+		if _, ok := stealTime(); !ok {
+			t.Error("no steal figure from /proc/stat")
+		}
+	}
+}
+
+// TestLatencyByRound: the report lists the p99 of each round for both
+// brokers with the steal during each run, in round order, and leaves out
+// runs made without -round.
+func TestLatencyByRound(t *testing.T) {
+	res := func(label string, round int, p99 float64, steal *float64) *Result {
+		return &Result{Name: "qos1-latency", Label: label, Round: round, Scenario: "pairs", Rate: 5000, MsgsPerSec: 5000,
+			Latency: Latency{P99: p99}, Broker: &BrokerStats{CPU: 0.2}, StealMS: steal}
+	}
+	rs := []*Result{
+		res("mosquitto", 2, 600, ptr(0.0)), res("midge", 2, 2000, ptr(140.0)),
+		res("midge", 1, 300, ptr(10.0)), res("mosquitto", 1, 500, nil),
+		res("midge", 3, 250, ptr(0.0)),
+		res("midge", 0, 9999, ptr(1.0)),
+	}
+	var out bytes.Buffer
+	writeReport(&out, rs, "midge", "mosquitto")
+	want := "| round | midge | steal | mosquitto | steal |\n|---:|---:|---:|---:|---:|\n" +
+		"| 1 | 300 | 10 | 500 | - |\n" +
+		"| 2 | 2000 | 140 | 600 | 0 |\n" +
+		"| 3 | 250 | 0 | - | - |\n"
+	if !strings.Contains(out.String(), "qos1-latency, latency p99 us by round") || !strings.Contains(out.String(), want) {
+		t.Errorf("report lacks the rounds table %q:\n%s", want, out.String())
+	}
+	if strings.Contains(out.String(), "9999 |") {
+		t.Errorf("a run without -round is listed:\n%s", out.String())
+	}
+	// Median steal over the runs that have it: midge 1, 10, 140 and 0.
+	if !strings.Contains(out.String(), "| machine steal ms | 6 | 0 |") {
+		t.Errorf("report lacks the steal row:\n%s", out.String())
 	}
 }
 

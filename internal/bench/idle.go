@@ -16,6 +16,7 @@ func runIdle(cfg Config) (*Result, error) {
 	run := strconv.FormatInt(epoch.UnixNano()%1e9, 36)
 	base := sampleProc(cfg.Pid)
 	self0, gc0 := selfCPU(), selfGCs()
+	st0, stOK0 := stealTime()
 	var (
 		mu      sync.Mutex
 		h       hist // dial to CONNACK
@@ -62,6 +63,7 @@ func runIdle(cfg Config) (*Result, error) {
 	wg.Wait()
 	connected := time.Since(start)
 	gc1 := selfGCs()
+	st1, stOK1 := stealTime()
 	b1 := sampleProc(cfg.Pid)
 	time.Sleep(cfg.Hold)
 	b2 := sampleProc(cfg.Pid)
@@ -73,7 +75,11 @@ func runIdle(cfg Config) (*Result, error) {
 	res.Idle = &IdleStats{Conns: cfg.Conns, Connected: len(clients), Failed: failed,
 		ConnectRate: float64(len(clients)) / connected.Seconds(), Connack: h.summary(), Dial: hd.summary()}
 	res.SelfCPU = (self1 - self0).Seconds() / time.Since(start).Seconds()
-	res.SelfGCs = ptr(gc1 - gc0) // during the connects, not the hold
+	// Collections and steal during the connects, not the hold.
+	res.SelfGCs = ptr(gc1 - gc0)
+	if stOK0 && stOK1 {
+		res.StealMS = ptr(float64(st1-st0) / float64(time.Millisecond))
+	}
 	if base.ok && b2.ok {
 		res.Idle.RSSBaseKB, res.Idle.RSSKB = base.rssKB, b2.rssKB
 		if len(clients) > 0 {

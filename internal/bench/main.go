@@ -162,6 +162,9 @@ func printText(w io.Writer, r *Result) {
 		fmt.Fprintf(w, ", %d collections while measuring", *r.SelfGCs)
 	}
 	fmt.Fprintln(w)
+	if r.StealMS != nil {
+		fmt.Fprintf(w, "  machine: %.0f ms of CPU taken by the hypervisor (steal) while measuring\n", *r.StealMS)
+	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "  errors: %s\n", strings.Join(r.Errors, "; "))
 	}

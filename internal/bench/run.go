@@ -120,8 +120,12 @@ type Result struct {
 	SelfCPU float64      `json:"self_cpu_cores"`
 	SelfPer float64      `json:"self_cpu_us_per_msg"`
 	SelfGCs *uint64      `json:"self_gcs,omitempty"` // the generator's collections in the measured window
-	Idle    *IdleStats   `json:"idle,omitempty"`
-	Errors  []string     `json:"errors,omitempty"`
+	// StealMS is the CPU time the hypervisor took from this machine while
+	// measuring (stealTime), in milliseconds summed over CPUs; nil where
+	// it cannot be read, or in results from before it was recorded.
+	StealMS *float64   `json:"steal_ms,omitempty"`
+	Idle    *IdleStats `json:"idle,omitempty"`
+	Errors  []string   `json:"errors,omitempty"`
 }
 
 // BrokerStats come from /proc/<pid> of the broker.
@@ -303,11 +307,13 @@ func Run(cfg Config) (*Result, error) {
 	time.Sleep(cfg.Warmup)
 	del0, self0, b0, t0 := r.delivered(), selfCPU(), sampleProc(cfg.Pid), time.Now()
 	gc0 := selfGCs()
+	st0, stOK0 := stealTime()
 	r.measuring.Store(true)
 	time.Sleep(cfg.Duration)
 	r.measuring.Store(false)
 	del1, self1, b1, t1 := r.delivered(), selfCPU(), sampleProc(cfg.Pid), time.Now()
 	gc1 := selfGCs()
+	st1, stOK1 := stealTime()
 	sent1 := r.sent()
 	r.stop.Store(true)
 	for _, p := range r.pubs {
@@ -325,6 +331,9 @@ func Run(cfg Config) (*Result, error) {
 	res.PubPerSec = float64(sent1) / t1.Sub(r.epoch).Seconds()
 	r.account(res)
 	res.SelfGCs = ptr(gc1 - gc0)
+	if stOK0 && stOK1 {
+		res.StealMS = ptr(float64(st1-st0) / float64(time.Millisecond))
+	}
 	if d := del1 - del0; d > 0 {
 		res.SelfCPU = (self1 - self0).Seconds() / win
 		res.SelfPer = float64((self1 - self0).Microseconds()) / float64(d)
