@@ -508,15 +508,45 @@ func tcpAddr(rsa *syscall.RawSockaddrAny) *net.TCPAddr {
 		copy(ip, p.Addr[:])
 		a := &net.TCPAddr{IP: ip, Port: port(p.Port)}
 		if p.Scope_id != 0 {
-			if ifi, err := net.InterfaceByIndex(int(p.Scope_id)); err == nil {
-				a.Zone = ifi.Name
-			} else {
-				a.Zone = strconv.Itoa(int(p.Scope_id))
-			}
+			a.Zone = zoneName(int(p.Scope_id))
 		}
 		return a
 	}
 	return &net.TCPAddr{}
+}
+
+// zones caches interface names by index for the zones of link-local
+// peers: net.InterfaceByIndex reads the kernel's whole link table, a
+// netlink round trip per accept otherwise. The table is read again once it
+// is a minute old (as Go's own resolver does), so a renamed or new
+// interface shows within a minute.
+var zones struct {
+	sync.Mutex
+	at    time.Time
+	names map[int]string
+}
+
+// zoneName is the zone of a scope id: its interface's name, or its number
+// if it has none.
+func zoneName(idx int) string {
+	zones.Lock()
+	defer zones.Unlock()
+	if n, ok := zones.names[idx]; ok && time.Since(zones.at) < time.Minute {
+		return n
+	}
+	names := map[int]string{}
+	if ifs, err := net.Interfaces(); err == nil {
+		for _, ifi := range ifs {
+			names[ifi.Index] = ifi.Name
+		}
+	}
+	if _, ok := names[idx]; !ok {
+		// Unknown: the number, kept until the next reading of the table
+		// so that each such peer does not read it again.
+		names[idx] = strconv.Itoa(idx)
+	}
+	zones.names, zones.at = names, time.Now()
+	return names[idx]
 }
 
 // port reads a port in network byte order, as the kernel stored it.

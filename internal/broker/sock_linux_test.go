@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/midgemq/midge/internal/packet"
 )
@@ -483,3 +484,47 @@ func TestSockIPv6Addr(t *testing.T) {
 }
 
 func rawSetNoDelayIgnore(fd int) { rawSetNoDelay(fd) }
+
+// TestTCPAddrZone: an accepted IPv6 peer with a scope id (a link-local
+// address) gets its interface's name as the zone, or the number if there is
+// no such interface, as Go's net gives it; the names are read from the
+// kernel once and again only after a minute.
+func TestTCPAddrZone(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skip("no loopback interface named lo:", err)
+	}
+	peer := func(scope uint32) *net.TCPAddr {
+		var rsa syscall.RawSockaddrAny
+		p := (*syscall.RawSockaddrInet6)(unsafe.Pointer(&rsa))
+		p.Family = syscall.AF_INET6
+		p.Addr = [16]byte{0xfe, 0x80, 15: 1}
+		port := (*[2]byte)(unsafe.Pointer(&p.Port)) // network byte order
+		port[0], port[1] = 1883>>8, 1883&0xff
+		p.Scope_id = scope
+		return tcpAddr(&rsa)
+	}
+	if a := peer(0); a.String() != "[fe80::1]:1883" {
+		t.Errorf("no scope: got %v", a)
+	}
+	if a := peer(uint32(lo.Index)); a.String() != "[fe80::1%lo]:1883" {
+		t.Errorf("scope %d: got %v, want zone lo", lo.Index, a)
+	}
+	if a := peer(1 << 30); a.Zone != "1073741824" {
+		t.Errorf("unknown scope: got zone %q, want the number", a.Zone)
+	}
+
+	// Within a minute the cached name is used, after it the kernel's.
+	zones.Lock()
+	zones.names[lo.Index], zones.at = "cached", time.Now()
+	zones.Unlock()
+	if a := peer(uint32(lo.Index)); a.Zone != "cached" {
+		t.Errorf("fresh cache: got zone %q, want the cached name", a.Zone)
+	}
+	zones.Lock()
+	zones.names[lo.Index], zones.at = "cached", time.Now().Add(-2*time.Minute)
+	zones.Unlock()
+	if a := peer(uint32(lo.Index)); a.Zone != "lo" {
+		t.Errorf("stale cache: got zone %q, want lo", a.Zone)
+	}
+}
