@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"runtime/metrics"
 	"strconv"
@@ -112,11 +113,14 @@ func parseSteal(stat []byte) (time.Duration, bool) {
 		if len(f) < 9 {
 			return 0, false
 		}
-		v, err := strconv.ParseInt(string(f[8]), 10, 64)
-		if err != nil || v < 0 {
+		// Unsigned in the kernel; a value no duration holds (kernels have
+		// printed such after a live migration) counts as none.
+		v, err := strconv.ParseUint(string(f[8]), 10, 64)
+		const tick = time.Second / clkTck
+		if err != nil || v > uint64(math.MaxInt64/tick) {
 			return 0, false
 		}
-		return time.Duration(v) * time.Second / clkTck, true
+		return time.Duration(v) * tick, true
 	}
 	return 0, false
 }

@@ -212,7 +212,7 @@ func writeReport(w io.Writer, rs []*Result, a, b string) {
 				first = false
 			}
 			ratio := "-"
-			if oka && okb && vb != 0 {
+			if oka && okb && vb != 0 && m.title != mSteal.title { // the machine's, not a broker's
 				ratio = fmt.Sprintf("%.2f", va/vb)
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", label, m.title, cell(m, va, oka), cell(m, vb, okb), ratio)
@@ -225,10 +225,10 @@ func writeReport(w io.Writer, rs []*Result, a, b string) {
 
 // writeRounds lists a latency figure of one case round by round for both
 // brokers, each with the CPU time the hypervisor took from the machine
-// during that run (steal). On a shared virtual machine a tail percentile of
-// a few seconds follows the steal in its run more than the broker; the
-// medians alone do not show which runs lost time. Runs without -round are
-// left out.
+// during that run (steal). On a shared virtual machine the p99 of a run of
+// a few seconds goes with the steal in that run more than with the broker;
+// the medians alone do not show which runs lost time. Runs without -round
+// are left out.
 func writeRounds(w io.Writer, rs []*Result, name string, m metric, a, b string) {
 	type run struct {
 		v, steal   float64
