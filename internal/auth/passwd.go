@@ -19,6 +19,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/midgemq/midge/internal/logcat"
@@ -278,7 +279,8 @@ func strtok(s string, sep byte) []string {
 }
 
 // atoi reads an int as C's atoi: leading blanks, an optional sign, digits,
-// and 0 when there are none.
+// and 0 when there are none. A value beyond a 32-bit int (C's) is held at
+// its largest, on every platform (32-bit ones included).
 func atoi(s string) int {
 	s = strings.TrimLeft(s, cSpace)
 	neg := false
@@ -286,17 +288,19 @@ func atoi(s string) int {
 		neg = s[0] == '-'
 		s = s[1:]
 	}
-	n := 0
+	var n int32
 	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		n = n*10 + int(s[i]-'0')
-		if n > 1<<31 {
-			n = 1 << 31
+		d := int32(s[i] - '0')
+		if n > (math.MaxInt32-d)/10 {
+			n = math.MaxInt32
+			continue
 		}
+		n = n*10 + d
 	}
 	if neg {
-		return -n
+		return -int(n)
 	}
-	return n
+	return int(n)
 }
 
 func itoa(n int) string {

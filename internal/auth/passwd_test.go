@@ -125,3 +125,18 @@ func TestNewHash(t *testing.T) {
 		}
 	}
 }
+
+// TestAtoi: iteration counts are read as C's atoi reads them, and a count
+// beyond a 32-bit int is held at its largest on every platform, so a
+// password file means the same on a 32-bit Raspberry Pi as on amd64.
+func TestAtoi(t *testing.T) {
+	for in, want := range map[string]int{
+		"101": 101, "  42abc": 42, "+7": 7, "-5": -5, "": 0, "abc": 0, "-": 0,
+		"2147483647": 2147483647, "2147483648": 2147483647, "99999999999": 2147483647,
+		"-99999999999": -2147483647, "0000000000000000000000101": 101,
+	} {
+		if got := atoi(in); got != want {
+			t.Errorf("atoi(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
