@@ -4,6 +4,7 @@ package broker
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -95,8 +96,7 @@ func TestConnectOnAccept(t *testing.T) {
 	}
 
 	late := dialTCP(t, addr)
-	waitParked(t, s, 2) // parked before its CONNECT
-	late.send(connectBytes("late"))
+	sendWhenParked(t, s, late, connectBytes("late")) // parked before its CONNECT
 	late.expectConnack(0)
 	waitParked(t, s, 2)
 	if a, p := s.connectPaths.accept.Load(), s.connectPaths.poll.Load(); a != 1 || p != 1 {
@@ -274,6 +274,28 @@ func (blockingAuth) Allow(Client, string, Access) bool { return true }
 // QuickLogin: all but "slow" (whose login stands for a password hash).
 func (blockingAuth) QuickLogin(c Client) bool { return c.Username != "slow" }
 
+// sendWhenParked sends b (a CONNECT) once the broker has parked p's
+// connection to wait for it, so that the poller's goroutine handles it.
+// Sent earlier, it could arrive while the connection is being parked, and
+// a reader goroutine would take it instead: correct too, but not the path
+// these tests are about (a CONNECT handled without a reader, a slow one
+// handed over), and with idleAfter an hour that reader does not park.
+func sendWhenParked(t *testing.T, s *Server, p *pipeClient, b []byte) {
+	t.Helper()
+	port := p.nc.LocalAddr().(*net.TCPAddr).Port
+	waitFor(t, "the connection parked", 5*time.Second, func() bool {
+		s.acceptedMu.Lock()
+		defer s.acceptedMu.Unlock()
+		for c := range s.accepted {
+			if c.port == port && c.state.Load() == stateParked {
+				return true
+			}
+		}
+		return false
+	})
+	p.send(b)
+}
+
 // TestSlowConnectHoldsNoOneUp: a CONNECT whose login takes long, or that
 // finds the sessions' lock held, is finished on its own goroutine: a
 // parked client is served and new clients are answered meanwhile.
@@ -288,11 +310,12 @@ func TestSlowConnectHoldsNoOneUp(t *testing.T) {
 	s, _, addr, serve := acceptServer(t, DefaultOptions(), Security{AllowAnonymous: true, Auth: au})
 	serve()
 	idle := dialTCP(t, addr)
-	idle.connect(&packet.Connect{ClientID: "idle", CleanStart: true, KeepAlive: 60})
+	sendWhenParked(t, s, idle, connectBytes("idle"))
+	idle.expectConnack(0)
 	waitParked(t, s, 1)
 
 	slow := dialTCP(t, addr)
-	slow.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "s", CleanStart: true, Version: packet.V311,
+	sendWhenParked(t, s, slow, packet.AppendConnect(nil, &packet.Connect{ClientID: "s", CleanStart: true, Version: packet.V311,
 		ProtocolLevel: packet.V311, UsernameFlag: true, Username: "slow"}))
 	<-au.entered
 	idle.ping() // woken by the poller and answered while the login waits
@@ -311,7 +334,7 @@ func TestSlowConnectHoldsNoOneUp(t *testing.T) {
 		}
 	}()
 	locked := dialTCP(t, addr)
-	locked.send(connectBytes("locked"))
+	sendWhenParked(t, s, locked, connectBytes("locked"))
 	waitFor(t, "the CONNECT handed over", 5*time.Second, func() bool { return s.connectPaths.later.Load() == 2 })
 	idle.ping()
 	held = false
@@ -377,7 +400,7 @@ func TestShutdownDuringConnect(t *testing.T) {
 	s, _, addr, serve := acceptServer(t, DefaultOptions(), Security{AllowAnonymous: true, Auth: au})
 	serve()
 	slow := dialTCP(t, addr)
-	slow.send(packet.AppendConnect(nil, &packet.Connect{ClientID: "s", CleanStart: true, Version: packet.V5,
+	sendWhenParked(t, s, slow, packet.AppendConnect(nil, &packet.Connect{ClientID: "s", CleanStart: true, Version: packet.V5,
 		ProtocolLevel: packet.V5, UsernameFlag: true, Username: "slow"}))
 	// Not <-au.entered: that would order the CONNECT's work before
 	// Shutdown, which is what the race detector must see unordered.
