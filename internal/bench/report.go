@@ -223,18 +223,18 @@ func writeReport(w io.Writer, rs []*Result, a, b string) {
 	writeRounds(w, rs, "idle", mConnP99, a, b)
 }
 
-// writeRounds lists a latency figure of one case round by round for both
-// brokers, each with the CPU time the hypervisor took from the machine
-// during that run (steal). On a shared virtual machine the p99 of a run of
-// a few seconds goes with the steal in that run more than with the broker;
-// the medians alone do not show which runs lost time. Runs without -round
-// are left out.
-func writeRounds(w io.Writer, rs []*Result, name string, m metric, a, b string) {
-	type run struct {
-		v, steal   float64
-		ok, stolen bool
-	}
-	at := map[int]*[2]run{}
+// roundRun is one broker's run of a round: a metric's value and the
+// run's steal.
+type roundRun struct {
+	v, steal   float64
+	ok, stolen bool
+}
+
+// byRound pairs the runs of a case by round, a's first: the rounds in
+// order, and each round's two runs (either may be missing). Runs without
+// -round (round 0) are left out: they are not paired.
+func byRound(rs []*Result, name string, m metric, a, b string) ([]int, map[int]*[2]roundRun) {
+	at := map[int]*[2]roundRun{}
 	var rounds []int
 	for _, r := range rs {
 		if r.Name != name || r.Round == 0 || (r.Label != a && r.Label != b) {
@@ -246,7 +246,7 @@ func writeRounds(w io.Writer, rs []*Result, name string, m metric, a, b string) 
 		}
 		p := at[r.Round]
 		if p == nil {
-			p = &[2]run{}
+			p = &[2]roundRun{}
 			at[r.Round] = p
 			rounds = append(rounds, r.Round)
 		}
@@ -254,18 +254,28 @@ func writeRounds(w io.Writer, rs []*Result, name string, m metric, a, b string) 
 		if r.Label == b {
 			i = 1
 		}
-		p[i] = run{v: v, ok: true}
+		p[i] = roundRun{v: v, ok: true}
 		if r.StealMS != nil {
 			p[i].steal, p[i].stolen = *r.StealMS, true
 		}
 	}
+	sort.Ints(rounds)
+	return rounds, at
+}
+
+// writeRounds lists a latency figure of one case round by round for both
+// brokers, each with the CPU time the hypervisor took from the machine
+// during that run (steal). On a shared virtual machine the p99 of a run of
+// a few seconds goes with the steal in that run more than with the broker;
+// the medians alone do not show which runs lost time.
+func writeRounds(w io.Writer, rs []*Result, name string, m metric, a, b string) {
+	rounds, at := byRound(rs, name, m, a, b)
 	if len(rounds) == 0 {
 		return
 	}
-	sort.Ints(rounds)
 	fmt.Fprintf(w, "\n%s, %s by round, with the CPU time the hypervisor took from the machine during each run (steal, ms):\n\n", name, m.title)
 	fmt.Fprintf(w, "| round | %s | steal | %s | steal |\n|---:|---:|---:|---:|---:|\n", a, b)
-	col := func(x run) string {
+	col := func(x roundRun) string {
 		if !x.ok {
 			return "- | -"
 		}
@@ -336,31 +346,12 @@ func writeTargets(w io.Writer, rs []*Result, a, b string) {
 		if len(rows) == 0 || !strings.HasPrefix(rows[len(rows)-1].target, name+":") {
 			return
 		}
-		at := map[int][2]float64{}
-		has := map[int]int{}
-		for _, r := range rs {
-			if r.Name != name || (r.Label != a && r.Label != b) || r.Round == 0 {
-				continue // round 0: a run made without -round, not paired
-			}
-			v, ok := m.get(r)
-			if !ok {
-				continue
-			}
-			p := at[r.Round]
-			if r.Label == a {
-				p[0] = v
-				has[r.Round] |= 1
-			} else {
-				p[1] = v
-				has[r.Round] |= 2
-			}
-			at[r.Round] = p
-		}
+		rounds, at := byRound(rs, name, m, a, b)
 		n, k := 0, 0
-		for round, h := range has {
-			if h == 3 {
+		for _, round := range rounds {
+			if p := at[round]; p[0].ok && p[1].ok {
 				n++
-				if at[round][0] <= at[round][1] {
+				if p[0].v <= p[1].v {
 					k++
 				}
 			}
